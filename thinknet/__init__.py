@@ -1,0 +1,67 @@
+"""thinknet: one invite-only thinking network's weekly breakfasts, open agendas and sponsor chain."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """templates/ and migrations/ sit beside the package in a checkout and inside it in a wheel."""
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / name
+
+
+def default_instance_path() -> str | None:
+    if os.environ.get("THINKNET_INSTANCE_PATH"):
+        return os.path.abspath(os.environ["THINKNET_INSTANCE_PATH"])
+    checkout = PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").is_file():
+        return str(checkout / "instance")
+    return None  # Flask's default for an installed package: <prefix>/var/thinknet-instance
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The app factory; ``config`` overrides the configuration entirely (tests use it)."""
+    from thinknet import access, cli, database, errors, htmx
+    from thinknet.auth.views import bp as auth_bp
+    from thinknet.config import load_config
+    from thinknet.extensions import csrf, db, login_manager, mail, migrate
+    from thinknet.extensions import htmx as htmx_extension
+    from thinknet.main.views import bp as main_bp
+
+    instance_path = (config or {}).get("INSTANCE_PATH") or default_instance_path()
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(PACKAGE_DIR / "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    load_config(app, config)
+
+    db.init_app(app)
+    database.configure_engines(app)
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
+    htmx_extension.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    # The sign-in guard runs before the CSRF check, so a visitor is sent to sign in, not shown a 400.
+    access.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    errors.init_app(app)
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    cli.init_app(app)
+
+    from thinknet.templating import init_app as init_templating
+
+    init_templating(app)
+    return app

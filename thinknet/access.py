@@ -1,0 +1,71 @@
+"""The access guard, written once: everything needs a signed-in active member unless marked public."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, current_app, request, url_for
+from flask_login import current_user
+
+from thinknet import htmx
+from thinknet.auth.services import member_for_sign_in
+from thinknet.extensions import login_manager
+
+View = TypeVar("View", bound=Callable[..., object])
+
+# Blueprints whose every page is for organizers only.
+ORGANIZER_BLUEPRINTS = frozenset({"admin"})
+
+
+def public(view: View) -> View:
+    """Marks a view as reachable without signing in; the allow-list is every view so marked."""
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_public_endpoint(endpoint: str | None) -> bool:
+    if endpoint is None or endpoint == "static":
+        return True
+    view = current_app.view_functions.get(endpoint)
+    return view is None or getattr(view, "is_public", False)
+
+
+def public_endpoints(app: Flask) -> set[str]:
+    return {name for name, view in app.view_functions.items() if getattr(view, "is_public", False)}
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Only a path on this site is followed after sign-in, never another host."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(member_for_sign_in)
+
+    @login_manager.unauthorized_handler
+    def send_to_sign_in() -> Response:
+        next_url = request.full_path.rstrip("?") if request.method == "GET" else None
+        if htmx.is_htmx():
+            # Where the person was, not the fragment's URL, is where they return after signing in.
+            current = request.headers.get("HX-Current-URL")
+            next_url = urlsplit(current).path if current else None
+        return htmx.redirect_to(url_for("auth.login", next=safe_next_url(next_url)))
+
+    @app.before_request
+    def require_sign_in() -> Response | None:
+        if is_public_endpoint(request.endpoint):
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if request.blueprint in ORGANIZER_BLUEPRINTS and not current_user.is_organizer:
+            abort(403)
+        return None

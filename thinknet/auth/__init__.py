@@ -1,0 +1,1 @@
+"""Signing in and out, and resetting a forgotten password."""

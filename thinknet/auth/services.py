@@ -1,0 +1,174 @@
+"""Sign-in rules: passwords, revocable sign-ins, single-use password-reset links. Flush, never commit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from thinknet.extensions import db
+from thinknet.models import Member, MemberStatus, PasswordReset, SignIn, utcnow
+from thinknet.tokens import hash_token, new_token, token_matches
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+
+
+class SignInRefused(Exception):
+    """Sign-in refused; the message is safe to show."""
+
+
+class WrongCredentials(SignInRefused):
+    def __init__(self) -> None:
+        super().__init__("That email and password do not match a member.")
+
+
+class MembershipNotActive(SignInRefused):
+    def __init__(self, status: MemberStatus) -> None:
+        messages = {
+            MemberStatus.SUSPENDED: "Your membership is suspended, so you cannot sign in. "
+            "Please speak to one of the organizers.",
+            MemberStatus.DEPARTED: "You have left the group, so you cannot sign in. "
+            "If you would like to come back, please speak to one of the organizers.",
+        }
+        super().__init__(messages[status])
+
+
+class ResetLinkInvalid(Exception):
+    """A password-reset link that cannot be used; the message says why."""
+
+
+def password_hasher() -> PasswordHasher:
+    config = current_app.config
+    return PasswordHasher(
+        time_cost=config["PASSWORD_HASH_TIME_COST"],
+        memory_cost=config["PASSWORD_HASH_MEMORY_COST"],
+        parallelism=config["PASSWORD_HASH_PARALLELISM"],
+    )
+
+
+def hash_password(password: str) -> str:
+    return password_hasher().hash(password)
+
+
+def set_password(member: Member, password: str) -> None:
+    member.password_hash = hash_password(password)
+
+
+def find_member_by_email(email: str) -> Member | None:
+    return db.session.scalar(select(Member).where(func.lower(Member.email) == email.strip().lower()))
+
+
+def authenticate(email: str, password: str) -> Member:
+    """The member with this email and password, or SignInRefused saying why."""
+    member = find_member_by_email(email)
+    hasher = password_hasher()
+    if member is None:
+        # Spend the same time as a real check, so response times do not reveal who is a member.
+        hasher.hash(password)
+        raise WrongCredentials()
+    try:
+        hasher.verify(member.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise WrongCredentials() from None
+    if member.status != MemberStatus.ACTIVE:
+        raise MembershipNotActive(member.status)
+    if hasher.check_needs_rehash(member.password_hash):
+        member.password_hash = hasher.hash(password)
+    return member
+
+
+def start_sign_in(member: Member, user_agent: str = "") -> str:
+    """Records a new sign-in and returns the token its cookie will carry."""
+    token, token_hash = new_token()
+    db.session.add(SignIn(member_id=member.id, token_hash=token_hash, user_agent=user_agent[:200]))
+    db.session.flush()
+    member.sign_in_token = token
+    return token
+
+
+def member_for_sign_in(token: str) -> Member | None:
+    """The active member a sign-in token belongs to, if the sign-in still stands."""
+    row = db.session.execute(
+        select(SignIn, Member)
+        .join(Member, SignIn.member_id == Member.id)
+        .where(SignIn.token_hash == hash_token(token), SignIn.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    sign_in, member = row
+    if not token_matches(token, sign_in.token_hash) or member.status != MemberStatus.ACTIVE:
+        return None
+    member.sign_in_token = token
+    return member
+
+
+def end_sign_in(token: str) -> None:
+    db.session.execute(
+        update(SignIn)
+        .where(SignIn.token_hash == hash_token(token), SignIn.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def end_all_sign_ins(member: Member, except_token: str | None = None) -> None:
+    """Signs the member out everywhere (but for the one sign-in given)."""
+    statement = update(SignIn).where(SignIn.member_id == member.id, SignIn.revoked_at.is_(None))
+    if except_token:
+        statement = statement.where(SignIn.token_hash != hash_token(except_token))
+    db.session.execute(statement.values(revoked_at=utcnow()))
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    member: Member
+    token: str
+    expires_at: datetime
+
+
+def request_password_reset(email: str) -> ResetRequest | None:
+    """A reset link for an active member's email; None (and no hint) for anyone else."""
+    member = find_member_by_email(email)
+    if member is None or member.status != MemberStatus.ACTIVE:
+        return None
+    token, token_hash = new_token()
+    max_age: timedelta = current_app.config["PASSWORD_RESET_MAX_AGE"]
+    reset = PasswordReset(member_id=member.id, token_hash=token_hash, expires_at=utcnow() + max_age)
+    db.session.add(reset)
+    db.session.flush()
+    return ResetRequest(member=member, token=token, expires_at=reset.expires_at)
+
+
+def find_password_reset(token: str) -> PasswordReset:
+    """The reset this link stands for, if it can still be used; ResetLinkInvalid says why not."""
+    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token)))
+    if reset is None or not token_matches(token, reset.token_hash):
+        raise ResetLinkInvalid("This password reset link is not valid. Please ask for a new one.")
+    if reset.used_at is not None:
+        raise ResetLinkInvalid("This password reset link has already been used. Please ask for a new one.")
+    if reset.expires_at <= utcnow():
+        raise ResetLinkInvalid("This password reset link has expired. Please ask for a new one.")
+    if reset.member.status != MemberStatus.ACTIVE:
+        raise ResetLinkInvalid("This account cannot sign in. Please speak to one of the organizers.")
+    return reset
+
+
+def reset_password(token: str, new_password: str) -> Member:
+    """Uses the link once: sets the password and ends every existing sign-in of that member."""
+    reset = find_password_reset(token)
+    # Claimed with a conditional update, so two simultaneous uses cannot both succeed.
+    claimed = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount
+    if claimed != 1:
+        raise ResetLinkInvalid("This password reset link has already been used. Please ask for a new one.")
+    member = reset.member
+    set_password(member, new_password)
+    end_all_sign_ins(member)
+    db.session.flush()
+    return member

@@ -1,0 +1,92 @@
+"""Sign in, sign out, and reset a forgotten password by email."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from thinknet import htmx, mail
+from thinknet.access import public, safe_next_url
+from thinknet.auth import services
+from thinknet.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
+from thinknet.extensions import db
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            member = services.authenticate(form.email.data, form.password.data)
+        except services.SignInRefused as refused:
+            form.form_errors.append(str(refused))
+        else:
+            # A fresh session at sign-in: nothing from before it (a planted session id) carries over.
+            session.clear()
+            services.start_sign_in(member, request.user_agent.string)
+            db.session.commit()
+            login_user(member, remember=form.remember.data)
+            return htmx.redirect_to(safe_next_url(request.args.get("next")) or url_for("main.dashboard"))
+    status = 422 if form.errors or form.form_errors else 200
+    return htmx.render("auth/login.html", form=form, status=status)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    services.end_sign_in(current_user.get_id())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return htmx.redirect_to(url_for("auth.login"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@public
+def forgot_password() -> Response:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        reset = services.request_password_reset(form.email.data)
+        db.session.commit()
+        if reset is not None:
+            mail.send(
+                reset.member.email,
+                "Reset your password",
+                "password_reset",
+                member=reset.member,
+                link=url_for("auth.reset_password", token=reset.token, _external=True),
+                expires_at=reset.expires_at,
+            )
+        # The same answer whoever asked, so the form does not reveal who is a member.
+        flash("If that address belongs to a member, we have emailed a link to reset the password.", "info")
+        return htmx.redirect_to(url_for("auth.login"))
+    status = 422 if form.errors else 200
+    return htmx.render("auth/forgot_password.html", form=form, status=status)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str) -> Response:
+    try:
+        services.find_password_reset(token)
+    except services.ResetLinkInvalid as invalid:
+        return htmx.render("auth/reset_link_invalid.html", reason=str(invalid), status=410)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except services.ResetLinkInvalid as invalid:
+            db.session.rollback()
+            return htmx.render("auth/reset_link_invalid.html", reason=str(invalid), status=410)
+        db.session.commit()
+        if current_user.is_authenticated:
+            logout_user()
+        session.clear()
+        flash("Your password is changed. Sign in with the new one.", "success")
+        return htmx.redirect_to(url_for("auth.login"))
+    status = 422 if form.errors else 200
+    return htmx.render("auth/reset_password.html", form=form, status=status)

@@ -1,0 +1,96 @@
+"""The `thinknet` command: Flask's CLI bound to this app (run, db, shell) and the group's own commands."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+from email_validator import EmailNotValidError, validate_email
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+from thinknet.auth.services import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from thinknet.extensions import db
+from thinknet.models import Role
+
+DEMO_SIGN_IN_FILE = "demo-sign-in.txt"
+
+
+def _create_app() -> Flask:
+    from thinknet import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(name="thinknet", create_app=_create_app, help="Run and manage a thinknet group.")
+
+
+def main() -> None:
+    cli.main(prog_name="thinknet")
+
+
+def _check_email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _check_password(value: str) -> str:
+    if not PASSWORD_MIN_LENGTH <= len(value) <= PASSWORD_MAX_LENGTH:
+        raise click.BadParameter(f"use between {PASSWORD_MIN_LENGTH} and {PASSWORD_MAX_LENGTH} characters")
+    return value
+
+
+@click.command("create-organizer")
+@click.option("--email", required=True, callback=lambda ctx, param, value: _check_email(value))
+@click.option("--name", required=True)
+@click.option("--headline", default="Organizer", show_default=True, help="Role and sector.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              callback=lambda ctx, param, value: _check_password(value),
+              help="Asked for when not given (give it only in scripts).")
+def create_organizer(email: str, name: str, headline: str, password: str) -> None:
+    """Creates an organizer who founds the group (no sponsor)."""
+    from thinknet.members.services import EmailTaken, create_founder
+
+    try:
+        member = create_founder(email=email, name=name, headline=headline, password=password, role=Role.ORGANIZER)
+    except EmailTaken as taken:
+        raise click.ClickException(str(taken)) from None
+    db.session.commit()
+    click.echo(f"Created organizer {member.name} <{member.email}>.")
+
+
+@click.command("demo")
+@click.option("--force", is_flag=True, help="Erase every existing record first.")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the group already has members.")
+def demo(force: bool, if_empty: bool) -> None:
+    """Loads a believable demo network into the database."""
+    from thinknet.demo import clear_all_data, load_demo
+    from thinknet.members.services import member_count
+
+    sign_in_file = Path(current_app.instance_path) / DEMO_SIGN_IN_FILE
+    if member_count() and not force:
+        if if_empty:
+            click.echo("The database already has members; leaving it as it is.")
+            if sign_in_file.exists():
+                click.echo(sign_in_file.read_text().rstrip())
+            return
+        raise click.ClickException("The database already has members. Use --force to erase them and load the demo.")
+    if force:
+        clear_all_data()
+    sign_in = load_demo(date.today())
+    db.session.commit()
+    text = (
+        "Demo sign-in (password for every demo account: {p})\n"
+        "  organizer: {o}\n  member:    {m}"
+    ).format(p=sign_in.password, o=sign_in.organizer_email, m=sign_in.member_email)
+    sign_in_file.write_text(text + "\n")
+    sign_in_file.chmod(0o600)
+    click.echo("Loaded the demo network.")
+    click.echo(text)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_organizer)
+    app.cli.add_command(demo)

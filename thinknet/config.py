@@ -1,0 +1,101 @@
+"""Configuration defaults and how instance/config.py and the environment override them."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+    # A tab left open overnight must still be able to RSVP at 6 AM.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SQLITE_BUSY_TIMEOUT_SECONDS": 30,
+    "MAIL_BACKEND": "file",
+    "MAIL_DEFAULT_SENDER": "thinknet <no-reply@localhost>",
+    "PASSWORD_RESET_MAX_AGE": timedelta(hours=1),
+    # argon2id parameters (argon2-cffi's defaults: RFC 9106 low-memory profile).
+    "PASSWORD_HASH_TIME_COST": 3,
+    "PASSWORD_HASH_MEMORY_COST": 65536,
+    "PASSWORD_HASH_PARALLELISM": 4,
+}
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Defaults, then instance/config.py and the environment, or, when given, the overrides."""
+    app.config.from_mapping(DEFAULTS)
+    if overrides is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("THINKNET")
+        _load_environment(app)
+    else:
+        app.config.from_mapping(overrides)
+
+    instance = Path(app.instance_path)
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'thinknet.sqlite'}")
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config.setdefault("MAIL_FILE_PATH", str(instance / "outbox"))
+    if app.config.get("MAIL_SERVER") and not _explicit(app, overrides, "MAIL_BACKEND"):
+        app.config["MAIL_BACKEND"] = "smtp"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(instance)
+
+
+def _explicit(app: Flask, overrides: Mapping[str, Any] | None, key: str) -> bool:
+    if overrides is not None:
+        return key in overrides
+    return app.config[key] != DEFAULTS[key] or key in os.environ
+
+
+def _load_environment(app: Flask) -> None:
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    for key, value in os.environ.items():
+        if key.startswith("MAIL_"):
+            app.config[key] = _parse_env_value(value)
+
+
+def _parse_env_value(value: str) -> Any:
+    # Same rule as Flask's from_prefixed_env: JSON when it parses ("587", "true"), else the string.
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def database_uri(uri: str) -> str:
+    """Points PostgreSQL URLs (as hosting providers spell them) at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix):]
+    return uri
+
+
+def instance_secret_key(instance: Path) -> str:
+    """Reads the instance's secret key, generating it on first use (safe when workers race)."""
+    path = instance / SECRET_KEY_FILE
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        tmp = instance / f".{SECRET_KEY_FILE}.{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,34 @@
+"""Error pages: a plain page for people, never a stack trace."""
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from thinknet.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error: CSRFError) -> tuple[str, int]:
+        message = "This form had expired or was sent from elsewhere. Reload the page and try again."
+        return render_template("errors/error.html", code=400, title="Form expired", message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        code = error.code or 500
+        titles = {403: "Not for you", 404: "Not found", 405: "Not allowed"}
+        return (
+            render_template(
+                "errors/error.html",
+                code=code,
+                title=titles.get(code, error.name),
+                message=error.description if code not in (403, 404) else None,
+            ),
+            code,
+        )
+
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> tuple[str, int]:
+        db.session.rollback()
+        return render_template("errors/error.html", code=500, title="Something went wrong", message=None), 500

@@ -1,0 +1,1 @@
+"""Meetings: the weekly breakfast sessions and their RSVPs."""

@@ -1,0 +1,1 @@
+"""Members: the directory, profiles and the sponsor tree."""

@@ -1,0 +1,435 @@
+"""Every table of thinknet, typed; only single-row invariants and derived properties live here."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timezone
+from enum import StrEnum
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+    insert,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from thinknet.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment in time: stored as UTC, always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; thinknet stores aware UTC moments only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _enum(enum_class: type[StrEnum]) -> Enum:
+    # Stored as plain strings so that adding a value later needs no migration of a native type.
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=20,
+        values_callable=lambda cls: [member.value for member in cls],
+    )
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    ORGANIZER = "organizer"
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DEPARTED = "departed"
+
+
+class RsvpAnswer(StrEnum):
+    YES = "yes"
+    MAYBE = "maybe"
+    NO = "no"
+
+
+class InvitationState(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class MeetingState(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class TopicState(StrEnum):
+    OPEN = "open"
+    ON_AGENDA = "on_agenda"
+    DISCUSSED = "discussed"
+    WITHDRAWN = "withdrawn"
+
+
+class Member(UserMixin, db.Model):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(120))
+    headline: Mapped[str] = mapped_column(String(160), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
+    status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus), default=MemberStatus.ACTIVE)
+    sponsor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), index=True
+    )
+    # None means "ask me each week".
+    standing_rsvp: Mapped[RsvpAnswer | None] = mapped_column(_enum(RsvpAnswer))
+    wants_calendar_invites: Mapped[bool] = mapped_column(Boolean, default=True)
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    lapse_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sponsor: Mapped[Member | None] = relationship(remote_side=[id], back_populates="sponsored")
+    sponsored: Mapped[list[Member]] = relationship(back_populates="sponsor")
+
+    # Set by the sign-in loader: the token of the sign-in this object was loaded for.
+    sign_in_token = None
+
+    def get_id(self) -> str | None:
+        return self.sign_in_token
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MemberStatus.ACTIVE
+
+    @property
+    def is_organizer(self) -> bool:
+        return self.role == Role.ORGANIZER
+
+    @property
+    def is_founder(self) -> bool:
+        return self.sponsor_id is None
+
+    def __repr__(self) -> str:
+        return f"<Member {self.id} {self.email}>"
+
+
+# Email is unique whatever its case; the database enforces it, not only the code.
+Index("uq_member_email_lower", func.lower(Member.email), unique=True)
+
+
+class SignIn(db.Model):
+    """One signed-in browser: the cookie carries a random token, the database its hash, so it can be revoked."""
+
+    __tablename__ = "sign_in"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = relationship()
+
+
+class PasswordReset(db.Model):
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = relationship()
+
+
+class Invitation(db.Model):
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    vouch_note: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[InvitationState] = mapped_column(
+        _enum(InvitationState), default=InvitationState.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The member this invitation became; unique, so one invitation can never make two members.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), unique=True
+    )
+
+    sponsor: Mapped[Member] = relationship(foreign_keys=[sponsor_id])
+    member: Mapped[Member | None] = relationship(foreign_keys=[member_id])
+
+
+class Series(db.Model):
+    """The weekly rhythm from which the next weeks' meetings are scheduled."""
+
+    __tablename__ = "series"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        CheckConstraint("seat_limit IS NULL OR seat_limit > 0", name="seat_limit_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Monday is 0, as in Python's date.weekday().
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[time] = mapped_column(Time)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    timezone: Mapped[str] = mapped_column(String(64))
+    venue_name: Mapped[str] = mapped_column(String(120))
+    venue_address: Mapped[str] = mapped_column(String(250), default="")
+    seat_limit: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def new_calendar_uid() -> str:
+    return f"{uuid.uuid4()}@thinknet"
+
+
+class Meeting(db.Model):
+    """One breakfast session (a "meeting" in code so it never collides with Flask's session)."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (
+        # The week a series meeting stands for, kept even when it is moved, so it is never scheduled twice.
+        UniqueConstraint("series_id", "series_date"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("seat_limit IS NULL OR seat_limit > 0", name="seat_limit_positive"),
+        CheckConstraint("sequence >= 0", name="sequence_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"))
+    series_date: Mapped[date | None] = mapped_column(Date)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    venue_name: Mapped[str] = mapped_column(String(120))
+    venue_address: Mapped[str] = mapped_column(String(250), default="")
+    seat_limit: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[MeetingState] = mapped_column(_enum(MeetingState), default=MeetingState.SCHEDULED)
+    calendar_uid: Mapped[str] = mapped_column(String(100), unique=True, default=new_calendar_uid)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    invites_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    headcount_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    series: Mapped[Series | None] = relationship()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.state == MeetingState.CANCELLED
+
+
+class Rsvp(db.Model):
+    __tablename__ = "rsvp"
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), index=True
+    )
+    answer: Mapped[RsvpAnswer] = mapped_column(_enum(RsvpAnswer))
+    # A yes beyond the seats waits here, in the order of answered_at.
+    waitlisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    from_standing: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    meeting: Mapped[Meeting] = relationship()
+    member: Mapped[Member] = relationship()
+
+
+class Attendance(db.Model):
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), index=True
+    )
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    meeting: Mapped[Meeting] = relationship()
+    member: Mapped[Member] = relationship(foreign_keys=[member_id])
+
+
+class Topic(db.Model):
+    __tablename__ = "topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    details: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[TopicState] = mapped_column(_enum(TopicState), default=TopicState.OPEN)
+    # None: the backlog.
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meeting.id", ondelete="SET NULL"), index=True
+    )
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    discussed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    author: Mapped[Member] = relationship()
+    meeting: Mapped[Meeting | None] = relationship()
+
+
+class Vote(db.Model):
+    """One member's "me too" on a topic."""
+
+    __tablename__ = "vote"
+    __table_args__ = (UniqueConstraint("topic_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Takeaway(db.Model):
+    __tablename__ = "takeaway"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[Member] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Who did what to whom and when: every organizer action and every status or role change."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None when the app itself acted (a scheduled job).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), index=True
+    )
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    actor: Mapped[Member | None] = relationship(foreign_keys=[actor_id])
+    subject: Mapped[Member | None] = relationship(foreign_keys=[subject_member_id])
+
+
+SETTINGS_ID = 1
+
+DEFAULT_CHARTER = """\
+We meet to think together, not to sell.
+- No selling, no pitching, no job-hunting at the table.
+- What is said here stays here.
+- Bring a real question; listen more than you speak.
+- Come when you can; tell us when you can't."""
+
+
+class Settings(db.Model):
+    """The group's one row of settings, editable by organizers."""
+
+    __tablename__ = "settings"
+    __table_args__ = (CheckConstraint(f"id = {SETTINGS_ID}", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(120), default="Thinking Network")
+    charter: Mapped[str] = mapped_column(Text, default=DEFAULT_CHARTER)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    sponsor_min_attendance: Mapped[int] = mapped_column(Integer, default=2)
+    sponsor_max_pending: Mapped[int] = mapped_column(Integer, default=2)
+    invitation_ttl_days: Mapped[int] = mapped_column(Integer, default=14)
+    member_cap: Mapped[int] = mapped_column(Integer, default=150)
+    invitations_need_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RSVPs close this many days before the meeting, at this local time.
+    rsvp_cutoff_days_before: Mapped[int] = mapped_column(Integer, default=1)
+    rsvp_cutoff_time: Mapped[time] = mapped_column(Time, default=time(20, 0))
+    mail_sender_name: Mapped[str] = mapped_column(String(120), default="")
+    mail_sender_email: Mapped[str] = mapped_column(String(254), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @classmethod
+    def get(cls) -> Settings:
+        """The settings row, created with the defaults the first time (safe when requests race)."""
+        settings = db.session.get(cls, SETTINGS_ID)
+        if settings is None:
+            db.session.execute(_insert_ignoring_conflict(cls.__table__, {"id": SETTINGS_ID}))
+            settings = db.session.get(cls, SETTINGS_ID)
+        assert settings is not None
+        return settings
+
+
+def _insert_ignoring_conflict(table: Any, values: dict[str, Any]) -> Any:
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(values).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).values(values).on_conflict_do_nothing()
+    return insert(table).values(values)
+

@@ -1,0 +1,42 @@
+"""What every template can use: the group's name and timezone, and dates in words people use."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g
+
+from thinknet.models import Settings
+
+
+def group_settings() -> Settings:
+    """The settings row, read once per request."""
+    if "group_settings" not in g:
+        g.group_settings = Settings.get()
+    return g.group_settings
+
+
+def local_time(moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(group_settings().timezone))
+
+
+def format_when(moment: datetime) -> str:
+    """'Wed 3 Dec, 6:30 AM' in the group's timezone."""
+    local = local_time(moment)
+    hour = local.strftime("%I").lstrip("0")
+    return f"{local:%a} {local.day} {local:%b}, {hour}:{local:%M %p}"
+
+
+def format_date(moment: datetime) -> str:
+    local = local_time(moment)
+    return f"{local.day} {local:%b %Y}"
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["when"] = format_when
+    app.jinja_env.filters["date"] = format_date
+
+    @app.context_processor
+    def group() -> dict[str, Any]:
+        return {"group_settings": group_settings}
