@@ -29,6 +29,7 @@ def default_instance_path() -> str | None:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app factory; ``config`` overrides the configuration entirely (tests use it)."""
     from thinknet import access, cli, database, errors, htmx
+    from thinknet.admin.views import bp as admin_bp
     from thinknet.auth.views import bp as auth_bp
     from thinknet.config import load_config
     from thinknet.extensions import csrf, db, login_manager, mail, migrate
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
+    app.register_blueprint(admin_bp)
     cli.init_app(app)
 
     from thinknet.templating import init_app as init_templating

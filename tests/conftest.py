@@ -1,0 +1,230 @@
+"""Fixtures: the app on SQLite and on a real PostgreSQL, client, runner, sign-in, factories, outbox, SMTP."""
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from servers import PostgresCluster, SmtpServer
+from thinknet import create_app
+from thinknet.auth.services import hash_password
+from thinknet.extensions import db
+from thinknet.models import Member, MemberStatus, Role
+
+PASSWORD = "correct horse battery"
+SECRET_KEY = "test-secret-key-not-for-production-0123456789"
+
+
+def app_config(instance: Path, database_url: str, **overrides: Any) -> dict[str, Any]:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": SECRET_KEY,
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        # Cheap hashing keeps the suite fast; production uses argon2-cffi's defaults.
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_COST": 1024,
+        "PASSWORD_HASH_PARALLELISM": 1,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def migrate_to_head(database_url: str, instance: Path) -> None:
+    app = create_app(app_config(instance, database_url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database migrated to head once per session: a template SQLite file, or a PostgreSQL database."""
+    instance = tmp_path_factory.mktemp("migrate")
+    if request.param == "sqlite":
+        url = f"sqlite:///{instance / 'template.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database("thinknet_test")
+    migrate_to_head(url, instance)
+    return url
+
+
+@pytest.fixture
+def database_url(migrated_database: str, tmp_path: Path) -> str:
+    """This test's database: a fresh copy of the SQLite template, or the emptied PostgreSQL database."""
+    if migrated_database.startswith("sqlite"):
+        template = Path(migrated_database.removeprefix("sqlite:///"))
+        copy = tmp_path / "thinknet.sqlite"
+        shutil.copy(template, copy)
+        return f"sqlite:///{copy}"
+    return migrated_database
+
+
+def empty_postgres(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Builds apps on this test's database (several may share it, as several servers would)."""
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        app = create_app(app_config(tmp_path / "instance", database_url, **overrides))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if database_url.startswith("postgresql") and apps:
+        empty_postgres(apps[0])
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def app_context(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+class MemberFactory:
+    """Creates members straight in the database, committed, with the shared test password."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.count = 0
+
+    def __call__(self, **fields: Any) -> Member:
+        self.count += 1
+        password = fields.pop("password", PASSWORD)
+        defaults: dict[str, Any] = {
+            "email": f"member{self.count}@example.org",
+            "name": f"Member {self.count}",
+            "headline": "Engineer, software",
+            "role": Role.MEMBER,
+            "status": MemberStatus.ACTIVE,
+        }
+        defaults.update(fields)
+        with self.app.app_context():
+            member = Member(password_hash=hash_password(password), **defaults)
+            db.session.add(member)
+            db.session.commit()
+            db.session.refresh(member)
+            db.session.expunge(member)
+        return member
+
+    def organizer(self, **fields: Any) -> Member:
+        return self(role=Role.ORGANIZER, **fields)
+
+
+@pytest.fixture
+def make_member(app: Flask) -> MemberFactory:
+    return MemberFactory(app)
+
+
+@pytest.fixture
+def member(make_member: MemberFactory) -> Member:
+    return make_member(email="ada@example.org", name="Ada Lovelace", headline="Analyst, engines")
+
+
+@pytest.fixture
+def organizer(make_member: MemberFactory) -> Member:
+    return make_member.organizer(email="grace@example.org", name="Grace Hopper", headline="Admiral, navy")
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token a page gives this client's session, read from the page as a browser would."""
+    response = client.get(path)
+    match = CSRF_META.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} ({response.status_code})"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: Any) -> Any:
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token, **extra})
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Any:
+    def do_login(member: Member, password: str = PASSWORD) -> FlaskClient:
+        response = sign_in(client, member.email, password)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    return do_login
+
+
+def outbox(app: Flask) -> list[Message]:
+    """Every message the file mail backend wrote, oldest first."""
+    folder = Path(app.config["MAIL_FILE_PATH"])
+    if not folder.exists():
+        return []
+    messages = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns):
+        for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+            if chunk.strip():
+                messages.append(message_from_bytes(chunk))
+    return messages
+
+
+def body_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+    raise AssertionError("message has no plain-text part")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

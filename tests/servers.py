@@ -1,0 +1,112 @@
+"""Real servers for the tests: a throwaway PostgreSQL cluster and an SMTP server that keeps what it receives."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_bin_dir() -> Path:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    raise RuntimeError("PostgreSQL's server binaries are missing; `make test` installs them (package postgresql).")
+
+
+class PostgresCluster:
+    """initdb + pg_ctl in a temporary folder, listening on 127.0.0.1 only; run as `postgres` when we are root."""
+
+    def __init__(self) -> None:
+        self.bin = postgres_bin_dir()
+        self.root = Path(tempfile.mkdtemp(prefix="thinknet-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.as_user = "postgres" if os.geteuid() == 0 else None
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [str(self.bin / args[0]), *args[1:]], check=True, capture_output=True,
+            user=self.as_user, group=self.as_user, cwd=self.root,
+        )
+
+    def start(self) -> str:
+        if self.as_user:
+            shutil.chown(self.root, self.as_user, self.as_user)
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                  "--locale=C", "--no-sync")
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: Message
+
+
+@dataclass
+class _Collector:
+    received: list[ReceivedMail] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.received.append(
+            ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+        )
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1, collecting every message it is sent."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._collector = _Collector()
+        self._controller = Controller(self._collector, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def received(self) -> list[ReceivedMail]:
+        return self._collector.received
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()

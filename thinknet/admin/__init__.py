@@ -1,0 +1,1 @@
+"""Organizer pages under /admin; the organizer check for all of them lives in thinknet.access."""
