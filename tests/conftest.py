@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from servers import PostgresCluster, SmtpServer
+from servers import PostgresCluster, SmtpServer, free_port
 from thinknet import create_app
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
@@ -38,6 +38,11 @@ def app_config(instance: Path, database_url: str, **overrides: Any) -> dict[str,
     }
     config.update(overrides)
     return config
+
+
+def free_port_url() -> str:
+    """A PostgreSQL URL where nothing listens."""
+    return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2"
 
 
 @pytest.fixture(scope="session")

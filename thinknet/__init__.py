@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_path=instance_path,
+        instance_relative_config=True,
         template_folder=str(resource_dir("templates")),
         static_folder=str(PACKAGE_DIR / "static"),
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 
 from thinknet.auth.services import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from thinknet.extensions import db
@@ -49,6 +49,7 @@ def _check_password(value: str) -> str:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               callback=lambda ctx, param, value: _check_password(value),
               help="Asked for when not given (give it only in scripts).")
+@with_appcontext
 def create_organizer(email: str, name: str, headline: str, password: str) -> None:
     """Creates an organizer who founds the group (no sponsor)."""
     from thinknet.members.services import EmailTaken, create_founder
@@ -64,6 +65,7 @@ def create_organizer(email: str, name: str, headline: str, password: str) -> Non
 @click.command("demo")
 @click.option("--force", is_flag=True, help="Erase every existing record first.")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the group already has members.")
+@with_appcontext
 def demo(force: bool, if_empty: bool) -> None:
     """Loads a believable demo network into the database."""
     from thinknet.demo import clear_all_data, load_demo

@@ -1,0 +1,109 @@
+"""The migrations create exactly what the models describe, and SQLite connections are set up for concurrency."""
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from thinknet.extensions import db
+
+
+def schema_differences() -> list:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, db.metadata)
+
+
+# Neither reflection nor autogenerate sees expression indexes on SQLite; the next test checks that one directly.
+EXPRESSION_INDEX_WARNINGS = [
+    pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index"),
+    pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index"),
+]
+
+
+@EXPRESSION_INDEX_WARNINGS[0]
+@EXPRESSION_INDEX_WARNINGS[1]
+def test_migrating_an_empty_database_gives_the_schema_the_models_describe(app_context):
+    assert schema_differences() == []
+
+
+def test_the_case_insensitive_email_index_is_in_the_migrated_schema(app_context):
+    query = {
+        "sqlite": "SELECT sql FROM sqlite_master WHERE name = 'uq_member_email_lower'",
+        "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_member_email_lower'",
+    }[db.engine.dialect.name]
+    with db.engine.connect() as connection:
+        definition = connection.execute(text(query)).scalar()
+    assert "UNIQUE" in definition.upper()
+    assert re.search(r"lower\(\(?email\)?(::text)?\)", definition.lower())
+
+
+@EXPRESSION_INDEX_WARNINGS[0]
+@EXPRESSION_INDEX_WARNINGS[1]
+def test_migrations_go_down_to_nothing_and_up_again(app_context):
+    downgrade(revision="base")
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    upgrade()
+    assert schema_differences() == []
+
+
+def sqlite_only(app):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("a SQLite connection setting")
+
+
+def test_sqlite_connections_have_foreign_keys_wal_and_a_busy_timeout(app, app_context):
+    sqlite_only(app)
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+
+
+def test_sqlite_transactions_take_the_write_lock_when_they_begin(app, app_context):
+    """BEGIN IMMEDIATE: a transaction that only read so far already keeps other writers out."""
+    sqlite_only(app)
+    path = db.engine.url.database
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT count(*) FROM member")).scalar()
+        other = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+        connection.rollback()
+
+
+def test_sqlite_read_then_write_rules_hold_under_simultaneous_requests(make_app, app):
+    """Two transactions each read a counter and write it back plus one; neither update is lost."""
+    sqlite_only(app)
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE counter (value INTEGER)")
+            connection.exec_driver_sql("INSERT INTO counter VALUES (0)")
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def increment() -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                with db.engine.begin() as connection:
+                    value = connection.exec_driver_sql("SELECT value FROM counter").scalar()
+                    connection.exec_driver_sql(f"UPDATE counter SET value = {value + 1}")
+        except Exception as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=increment) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT value FROM counter").scalar() == 8
