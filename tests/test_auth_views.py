@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 from sqlalchemy import func, select
 
@@ -133,7 +134,17 @@ def test_remember_me_lasts_thirty_days_at_most(client, member):
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("remember_token="))
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
-    assert re.search(r"Max-Age=(\d+)", cookie) is None or int(re.search(r"Max-Age=(\d+)", cookie).group(1)) <= 30 * 86400
+    expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie).group(1))
+    assert timedelta(days=29) < expires - utcnow() <= timedelta(days=30)
+
+
+def test_remember_me_survives_a_closed_browser_until_sign_out(client, member):
+    sign_in(client, member.email, remember="y")
+    client.delete_cookie("session")  # the browser closed: only the remember-me cookie is left
+    assert client.get("/").status_code == 200
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert any(c.startswith("remember_token=;") for c in response.headers.getlist("Set-Cookie"))
+    assert client.get("/").status_code == 303
 
 
 def test_passwords_are_stored_as_argon2id(app, member):

@@ -124,3 +124,33 @@ def test_the_thinknet_command_is_installed():
     result = subprocess.run([str(bin_dir / "thinknet"), "--help"], capture_output=True, text=True, check=True)
     for command in ("create-organizer", "demo", "db", "run"):
         assert command in result.stdout
+
+
+def test_thinknet_run_serves_the_app_on_loopback(tmp_path, database_url):
+    import os
+    import time
+    import urllib.request
+
+    from servers import free_port
+
+    port = free_port()
+    env = {**os.environ, "THINKNET_INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": database_url,
+           "THINKNET_SECRET_KEY": "k" * 40}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "thinknet"), "run", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
+            assert "Sign in" in response.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

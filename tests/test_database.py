@@ -9,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from thinknet.extensions import db
 
@@ -107,3 +107,19 @@ def test_sqlite_read_then_write_rules_hold_under_simultaneous_requests(make_app,
     assert errors == []
     with app.app_context(), db.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT value FROM counter").scalar() == 8
+
+
+def test_a_fresh_database_has_the_settings_row_with_the_defaults(tmp_path):
+    from conftest import app_config, migrate_to_head
+    from thinknet import create_app
+    from thinknet.models import DEFAULT_CHARTER, Settings
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    migrate_to_head(url, tmp_path / "instance")
+    app = create_app(app_config(tmp_path / "instance", url))
+    with app.app_context():
+        [row] = db.session.scalars(select(Settings)).all()
+        assert row.charter == DEFAULT_CHARTER
+        assert row.group_name == "Thinking Network"
+        assert row.rsvp_cutoff_time.hour == 20
+        db.engine.dispose()

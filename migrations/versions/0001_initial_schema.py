@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-22
 
 """
+import datetime
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -14,6 +16,25 @@ revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
+
+
+DEFAULT_CHARTER = """\
+We meet to think together, not to sell.
+- No selling, no pitching, no job-hunting at the table.
+- What is said here stays here.
+- Bring a real question; listen more than you speak.
+- Come when you can; tell us when you can't."""
+
+settings_table = sa.table(
+    'settings',
+    sa.column('id', sa.Integer()), sa.column('group_name', sa.String()), sa.column('charter', sa.Text()),
+    sa.column('timezone', sa.String()), sa.column('sponsor_min_attendance', sa.Integer()),
+    sa.column('sponsor_max_pending', sa.Integer()), sa.column('invitation_ttl_days', sa.Integer()),
+    sa.column('member_cap', sa.Integer()), sa.column('invitations_need_approval', sa.Boolean()),
+    sa.column('rsvp_cutoff_days_before', sa.Integer()), sa.column('rsvp_cutoff_time', sa.Time()),
+    sa.column('mail_sender_name', sa.String()), sa.column('mail_sender_email', sa.String()),
+    sa.column('updated_at', sa.DateTime(timezone=True)),
+)
 
 
 def upgrade():
@@ -77,6 +98,14 @@ def upgrade():
     sa.CheckConstraint('id = 1', name=op.f('ck_settings_single_row')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_settings'))
     )
+    # The group's one settings row, with the defaults of this revision (a migration never imports models).
+    op.bulk_insert(settings_table, [{
+        'id': 1, 'group_name': 'Thinking Network', 'charter': DEFAULT_CHARTER, 'timezone': 'UTC',
+        'sponsor_min_attendance': 2, 'sponsor_max_pending': 2, 'invitation_ttl_days': 14, 'member_cap': 150,
+        'invitations_need_approval': False, 'rsvp_cutoff_days_before': 1, 'rsvp_cutoff_time': datetime.time(20, 0),
+        'mail_sender_name': '', 'mail_sender_email': '',
+        'updated_at': datetime.datetime.now(datetime.timezone.utc),
+    }])
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),

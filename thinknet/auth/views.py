@@ -39,8 +39,9 @@ def login() -> Response:
 def logout() -> Response:
     services.end_sign_in(current_user.get_id())
     db.session.commit()
-    logout_user()
+    # Clear first: logout_user leaves the instruction that deletes the remember-me cookie.
     session.clear()
+    logout_user()
     flash("You are signed out.", "info")
     return htmx.redirect_to(url_for("auth.login"))
 
@@ -83,9 +84,8 @@ def reset_password(token: str) -> Response:
             db.session.rollback()
             return htmx.render("auth/reset_link_invalid.html", reason=str(invalid), status=410)
         db.session.commit()
-        if current_user.is_authenticated:
-            logout_user()
         session.clear()
+        logout_user()
         flash("Your password is changed. Sign in with the new one.", "success")
         return htmx.redirect_to(url_for("auth.login"))
     status = 422 if form.errors else 200
