@@ -13,13 +13,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from servers import PostgresCluster, SmtpServer, free_port
 from thinknet import create_app
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
-from thinknet.models import Member, MemberStatus, Role
+from thinknet.models import SETTINGS_ID, Member, MemberStatus, Role, Settings
 
 PASSWORD = "correct horse battery"
 SECRET_KEY = "test-secret-key-not-for-production-0123456789"
@@ -35,6 +35,8 @@ def app_config(instance: Path, database_url: str, **overrides: Any) -> dict[str,
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_COST": 1024,
         "PASSWORD_HASH_PARALLELISM": 1,
+        # A test that leaves a write transaction open fails in seconds, not half a minute.
+        "SQLITE_BUSY_TIMEOUT_SECONDS": 5,
     }
     config.update(overrides)
     return config
@@ -91,6 +93,8 @@ def empty_postgres(app: Flask) -> None:
         tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # Back to what a freshly migrated database holds: the settings row with its defaults.
+            conn.execute(insert(Settings.__table__).values(id=SETTINGS_ID))
         db.engine.dispose()
 
 
@@ -233,3 +237,72 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def make_meeting(app: Flask) -> Any:
+    """Creates a meeting (by default a week ago) and returns its id."""
+    from datetime import timedelta
+
+    from thinknet.models import Meeting, utcnow
+
+    def build(days_from_now: float = -7, **fields: Any) -> int:
+        start = utcnow() + timedelta(days=days_from_now)
+        with app.app_context():
+            meeting = Meeting(starts_at=start, ends_at=start + timedelta(hours=1),
+                              venue_name=fields.pop("venue_name", "Café Rosa"), **fields)
+            db.session.add(meeting)
+            db.session.commit()
+            return meeting.id
+
+    return build
+
+
+@pytest.fixture
+def attend(app: Flask, make_meeting: Any) -> Any:
+    """Records that a member came to `times` past meetings."""
+    from thinknet.models import Attendance
+
+    def record(member: Member, times: int = 1) -> None:
+        for n in range(times):
+            meeting_id = make_meeting(days_from_now=-7 * (n + 1))
+            with app.app_context():
+                db.session.add(Attendance(meeting_id=meeting_id, member_id=member.id))
+                db.session.commit()
+
+    return record
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Any:
+    """A context manager counting the SQL statements the app sends while it is open."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def counting() -> Iterator[QueryCounter]:
+        counter = QueryCounter()
+
+        def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE is ours, not a query
+                counter.statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+    return counting

@@ -10,7 +10,7 @@ from thinknet.extensions import db
 from thinknet.models import SignIn
 
 # The whole allow-list. A new public endpoint must be added here on purpose.
-PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.healthz"}
+PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.healthz", "join.landing"}
 
 
 def example_url(app, rule) -> str:

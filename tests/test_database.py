@@ -63,7 +63,7 @@ def test_sqlite_connections_have_foreign_keys_wal_and_a_busy_timeout(app, app_co
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == app.config["SQLITE_BUSY_TIMEOUT_SECONDS"] * 1000
 
 
 def test_sqlite_transactions_take_the_write_lock_when_they_begin(app, app_context):

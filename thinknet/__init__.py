@@ -34,7 +34,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.config import load_config
     from thinknet.extensions import csrf, db, login_manager, mail, migrate
     from thinknet.extensions import htmx as htmx_extension
+    from thinknet.invitations.views import bp as invitations_bp
+    from thinknet.invitations.views import join_bp
     from thinknet.main.views import bp as main_bp
+    from thinknet.me.views import bp as me_bp
+    from thinknet.members.views import bp as members_bp
 
     instance_path = (config or {}).get("INSTANCE_PATH") or default_instance_path()
     app = Flask(
@@ -62,6 +66,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(invitations_bp)
+    app.register_blueprint(join_bp)
+    app.register_blueprint(members_bp)
+    app.register_blueprint(me_bp)
     cli.init_app(app)
 
     from thinknet.templating import init_app as init_templating

@@ -45,17 +45,19 @@ def _check_password(value: str) -> str:
 @click.command("create-organizer")
 @click.option("--email", required=True, callback=lambda ctx, param, value: _check_email(value))
 @click.option("--name", required=True)
-@click.option("--headline", default="Organizer", show_default=True, help="Role and sector.")
+@click.option("--headline", default="Organizer", show_default=True, help="Role, e.g. Managing director.")
+@click.option("--sector", default="", help="Sector, e.g. Logistics.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               callback=lambda ctx, param, value: _check_password(value),
               help="Asked for when not given (give it only in scripts).")
 @with_appcontext
-def create_organizer(email: str, name: str, headline: str, password: str) -> None:
+def create_organizer(email: str, name: str, headline: str, sector: str, password: str) -> None:
     """Creates an organizer who founds the group (no sponsor)."""
     from thinknet.members.services import EmailTaken, create_founder
 
     try:
-        member = create_founder(email=email, name=name, headline=headline, password=password, role=Role.ORGANIZER)
+        member = create_founder(email=email, name=name, headline=headline, sector=sector, password=password,
+                                role=Role.ORGANIZER)
     except EmailTaken as taken:
         raise click.ClickException(str(taken)) from None
     db.session.commit()

@@ -107,8 +107,10 @@ def load_demo(today: date, password: str | None = None, seed: int = 7) -> DemoSi
     members: dict[str, Member] = {}
     joined = utcnow() - timedelta(days=400)
     for index, (name, email, headline, sponsor, role, status) in enumerate(PEOPLE):
+        role_text, sector = headline.split(", ", 1)
         member = Member(
-            email=email, name=name, headline=headline, password_hash=password_hash, role=role, status=status,
+            email=email, name=name, headline=role_text, sector=sector.capitalize(), password_hash=password_hash,
+            role=role, status=status,
             sponsor=members[sponsor] if sponsor else None, joined_at=joined + timedelta(days=30 * index),
             standing_rsvp=RsvpAnswer.YES if index % 3 == 0 else None,
             bio="",

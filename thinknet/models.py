@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     insert,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -110,7 +111,9 @@ class Member(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(120))
+    # The headline is the role ("Head of engineering"); the sector ("Fintech") gives the group's mix.
     headline: Mapped[str] = mapped_column(String(160), default="")
+    sector: Mapped[str] = mapped_column(String(80), default="", server_default="")
     bio: Mapped[str] = mapped_column(Text, default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
@@ -146,6 +149,11 @@ class Member(UserMixin, db.Model):
     @property
     def is_founder(self) -> bool:
         return self.sponsor_id is None
+
+    @property
+    def headline_text(self) -> str:
+        """'Head of engineering, fintech'."""
+        return ", ".join(part for part in (self.headline, self.sector) if part)
 
     def __repr__(self) -> str:
         return f"<Member {self.id} {self.email}>"
@@ -183,8 +191,19 @@ class PasswordReset(db.Model):
     member: Mapped[Member] = relationship()
 
 
+LIVE_INVITATION_STATES = ("awaiting_approval", "pending")
+
+
 class Invitation(db.Model):
     __tablename__ = "invitation"
+    __table_args__ = (
+        # At most one live invitation per email, guaranteed by the database (emails are stored lower-case).
+        Index(
+            "uq_invitation_live_email", "email", unique=True,
+            sqlite_where=text("state IN ('awaiting_approval', 'pending')"),
+            postgresql_where=text("state IN ('awaiting_approval', 'pending')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sponsor_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
@@ -208,6 +227,14 @@ class Invitation(db.Model):
 
     sponsor: Mapped[Member] = relationship(foreign_keys=[sponsor_id])
     member: Mapped[Member | None] = relationship(foreign_keys=[member_id])
+    approved_by: Mapped[Member | None] = relationship(foreign_keys=[approved_by_id])
+
+    def current_state(self, now: datetime | None = None) -> InvitationState:
+        """The state as of now: a live invitation past its expiry is expired, whether or not marked so yet."""
+        if self.state in (InvitationState.AWAITING_APPROVAL, InvitationState.PENDING):
+            if self.expires_at <= (now or utcnow()):
+                return InvitationState.EXPIRED
+        return self.state
 
 
 class Series(db.Model):
@@ -411,12 +438,16 @@ class Settings(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @classmethod
-    def get(cls) -> Settings:
-        """The settings row, created with the defaults the first time (safe when requests race)."""
-        settings = db.session.get(cls, SETTINGS_ID)
+    def get(cls, for_update: bool = False) -> Settings:
+        """The settings row, created with the defaults if missing (safe when requests race).
+
+        ``for_update`` locks the row until commit: the one lock behind group-wide invariants (the member
+        cap, never without an organizer). SQLite's BEGIN IMMEDIATE already serializes writers.
+        """
+        settings = db.session.get(cls, SETTINGS_ID, with_for_update=for_update or None)
         if settings is None:
             db.session.execute(_insert_ignoring_conflict(cls.__table__, {"id": SETTINGS_ID}))
-            settings = db.session.get(cls, SETTINGS_ID)
+            settings = db.session.get(cls, SETTINGS_ID, with_for_update=for_update or None)
         assert settings is not None
         return settings
 

@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g
+from markupsafe import Markup, escape
 
 from thinknet.models import Settings
 
@@ -33,9 +34,16 @@ def format_date(moment: datetime) -> str:
     return f"{local.day} {local:%b %Y}"
 
 
+def paragraphs(text: str) -> Markup:
+    """Plain text as escaped paragraphs, one per blank-line-separated block, lines kept."""
+    blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
+    return Markup("".join(f"<p>{Markup('<br>').join(escape(line) for line in block.splitlines())}</p>" for block in blocks))
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["paragraphs"] = paragraphs
 
     @app.context_processor
     def group() -> dict[str, Any]:

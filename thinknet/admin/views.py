@@ -1,14 +1,150 @@
-"""Organizer pages: the admin home and the audit log."""
+"""Organizer pages: members and their status and role, invitations, settings, the audit log."""
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from collections.abc import Callable
 
-from thinknet import htmx
+from flask import Blueprint, Response, abort, flash, url_for
+from flask_login import current_user
+
+from thinknet import htmx, mail
 from thinknet.admin import services
+from thinknet.admin.forms import ApproveForm, ReasonForm, SettingsForm
+from thinknet.extensions import db
+from thinknet.invitations import services as invitation_services
+from thinknet.invitations.views import send_invitation_email
+from thinknet.members import services as member_services
+from thinknet.models import Member, Settings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.route("/")
 def index() -> Response:
-    return htmx.render("admin/index.html", events=services.recent_audit_events())
+    return htmx.render("admin/index.html", events=services.recent_audit_events(limit=10))
+
+
+@bp.route("/audit")
+def audit() -> Response:
+    return htmx.render("admin/audit.html", events=services.recent_audit_events())
+
+
+@bp.route("/members")
+def members() -> Response:
+    return htmx.render("admin/members.html", members=services.all_members())
+
+
+def _member_or_404(member_id: int) -> Member:
+    member = member_services.get_member(member_id)
+    if member is None:
+        abort(404)
+    return member
+
+
+def render_member(member: Member, form: ReasonForm | None = None, action: str | None = None,
+                  status: int = 200) -> Response:
+    return htmx.render(
+        "admin/member.html", member=member, sponsored=member_services.sponsored_by(member),
+        form=form or ReasonForm(formdata=None), failed_action=action, status=status,
+    )
+
+
+@bp.route("/members/<int:member_id>")
+def member(member_id: int) -> Response:
+    return render_member(_member_or_404(member_id))
+
+
+def _suspend(member: Member, by: Member, reason: str) -> None:
+    sponsor = member_services.suspend_member(member, by, reason)
+    if sponsor is not None:
+        mail.send(sponsor.email, f"{member.name}'s membership is suspended", "sponsor_notice",
+                  sponsor=sponsor, member=member)
+
+
+MEMBER_ACTIONS: dict[str, tuple[Callable[[Member, Member, str], None], str]] = {
+    "suspend": (_suspend, "{name} is suspended."),
+    "reinstate": (member_services.reinstate_member, "{name} is active again."),
+    "depart": (member_services.mark_departed, "{name} is marked as departed."),
+    "make-organizer": (lambda m, by, why: member_services.set_organizer(m, by, True, why), "{name} is an organizer."),
+    "unmake-organizer": (lambda m, by, why: member_services.set_organizer(m, by, False, why),
+                         "{name} is no longer an organizer."),
+}
+
+
+@bp.route("/members/<int:member_id>/<action>", methods=["POST"])
+def member_action(member_id: int, action: str) -> Response:
+    if action not in MEMBER_ACTIONS:
+        abort(404)
+    member = _member_or_404(member_id)
+    perform, done = MEMBER_ACTIONS[action]
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        return render_member(member, form, action, 422)
+    try:
+        perform(member, current_user, form.reason.data.strip())
+    except member_services.MemberActionRefused as refused:
+        db.session.rollback()
+        form.form_errors.append(str(refused))
+        return render_member(_member_or_404(member_id), form, action, 422)
+    db.session.commit()
+    flash(done.format(name=member.name), "success")
+    return htmx.redirect_to(url_for("admin.member", member_id=member.id))
+
+
+@bp.route("/invitations")
+def invitations() -> Response:
+    return htmx.render("admin/invitations.html", invitations=services.all_invitations())
+
+
+def _invitation_or_404(invitation_id: int):
+    invitation = invitation_services.get_invitation(invitation_id)
+    if invitation is None:
+        abort(404)
+    return invitation
+
+
+@bp.route("/invitations/<int:invitation_id>/approve", methods=["POST"])
+def approve_invitation(invitation_id: int) -> Response:
+    invitation = _invitation_or_404(invitation_id)
+    if not ApproveForm().validate_on_submit():
+        abort(400)
+    try:
+        token = invitation_services.approve_invitation(invitation, current_user)
+    except invitation_services.InvitationNotRevocable:
+        db.session.rollback()
+        flash("Only an invitation waiting for approval can be approved.", "error")
+    else:
+        db.session.commit()
+        send_invitation_email(invitation, token)
+        flash(f"Approved: the invitation is emailed to {invitation.email}.", "success")
+    return htmx.redirect_to(url_for("admin.invitations"))
+
+
+@bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
+def revoke_invitation(invitation_id: int) -> Response:
+    invitation = _invitation_or_404(invitation_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash("Say why you revoke the invitation: it is kept in the audit log.", "error")
+        return htmx.redirect_to(url_for("admin.invitations"))
+    try:
+        invitation_services.revoke_invitation(invitation, current_user, form.reason.data.strip())
+    except invitation_services.InvitationNotRevocable as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash(f"The invitation to {invitation.email} is revoked.", "success")
+    return htmx.redirect_to(url_for("admin.invitations"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings() -> Response:
+    current = Settings.get()
+    form = SettingsForm(obj=current)
+    if form.validate_on_submit():
+        changed = services.update_settings(current_user, {name: getattr(form, name).data
+                                                          for name in services.SETTINGS_FIELDS})
+        db.session.commit()
+        flash("Settings saved." if changed else "Nothing changed.", "success")
+        return htmx.redirect_to(url_for("admin.settings"))
+    return htmx.render("admin/settings.html", form=form, status=422 if form.errors else 200)

@@ -58,6 +58,17 @@ def set_password(member: Member, password: str) -> None:
     member.password_hash = hash_password(password)
 
 
+def change_password(member: Member, current_password: str, new_password: str) -> None:
+    """Checks the current password, sets the new one, and ends the member's sign-ins but this one."""
+    try:
+        password_hasher().verify(member.password_hash, current_password)
+    except (VerificationError, InvalidHashError):
+        raise WrongCredentials() from None
+    set_password(member, new_password)
+    end_all_sign_ins(member, except_token=member.sign_in_token)
+    db.session.flush()
+
+
 def find_member_by_email(email: str) -> Member | None:
     return db.session.scalar(select(Member).where(func.lower(Member.email) == email.strip().lower()))
 

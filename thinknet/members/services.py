@@ -1,11 +1,33 @@
-"""Member rules: creating founders and organizers. Flush, never commit."""
+"""Member rules: founders, the directory and sponsor tree, leaving, and organizers' status and role changes.
+
+Flush, never commit.
+"""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from thinknet.auth.services import find_member_by_email, hash_password
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.orm import aliased
+
+from thinknet.audit import record
+from thinknet.auth.services import end_all_sign_ins, find_member_by_email, hash_password
 from thinknet.extensions import db
-from thinknet.models import AuditEvent, Member, MemberStatus, Role
+from thinknet.models import (
+    LIVE_INVITATION_STATES,
+    Attendance,
+    Invitation,
+    InvitationState,
+    Meeting,
+    Member,
+    MemberStatus,
+    Role,
+    Settings,
+    utcnow,
+)
+
+# A sponsor chain is never this long; the bound only stops a corrupted cycle from looping.
+MAX_CHAIN_DEPTH = 500
 
 
 class EmailTaken(Exception):
@@ -13,31 +35,211 @@ class EmailTaken(Exception):
         super().__init__(f"{email} already belongs to a member.")
 
 
+class MemberActionRefused(Exception):
+    """An organizer action or a member's own that a rule refuses; the message says why."""
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
 def create_founder(
-    *, email: str, name: str, password: str, headline: str = "", role: Role = Role.MEMBER,
+    *, email: str, name: str, password: str, headline: str = "", sector: str = "", role: Role = Role.MEMBER,
     actor: Member | None = None,
 ) -> Member:
     """A member with no sponsor: one of the people the group started with."""
     if find_member_by_email(email) is not None:
         raise EmailTaken(email)
     member = Member(
-        email=normalize_email(email), name=name.strip(), headline=headline.strip(),
+        email=normalize_email(email), name=name.strip(), headline=headline.strip(), sector=sector.strip(),
         password_hash=hash_password(password), role=role, status=MemberStatus.ACTIVE,
     )
     db.session.add(member)
     db.session.flush()
-    db.session.add(
-        AuditEvent(
-            actor_id=actor.id if actor else None, action="member.founder_created",
-            subject_member_id=member.id, details={"role": role.value},
-        )
-    )
+    record(actor, "member.founder_created", subject=member, role=role.value)
     return member
 
 
 def member_count() -> int:
     return db.session.scalar(select(func.count()).select_from(Member)) or 0
+
+
+def active_member_count() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Member).where(Member.status == MemberStatus.ACTIVE)
+    ) or 0
+
+
+def get_member(member_id: int) -> Member | None:
+    return db.session.get(Member, member_id)
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    member: Member
+    sponsor_name: str | None
+
+
+def directory() -> list[DirectoryEntry]:
+    """Active members by name, each with their sponsor's name, in one query."""
+    sponsor = aliased(Member)
+    rows = db.session.execute(
+        select(Member, sponsor.name)
+        .outerjoin(sponsor, Member.sponsor_id == sponsor.id)
+        .where(Member.status == MemberStatus.ACTIVE)
+        .order_by(func.lower(Member.name))
+    ).all()
+    return [DirectoryEntry(member, sponsor_name) for member, sponsor_name in rows]
+
+
+def sector_mix() -> list[tuple[str, int]]:
+    """How many active members come from each sector, largest first."""
+    sector = func.coalesce(func.nullif(func.trim(Member.sector), ""), "Not given")
+    rows = db.session.execute(
+        select(sector, func.count())
+        .where(Member.status == MemberStatus.ACTIVE)
+        .group_by(sector)
+        .order_by(func.count().desc(), sector)
+    ).all()
+    return [(name, count) for name, count in rows]
+
+
+def sponsor_chain(member: Member) -> list[Member]:
+    """The member's sponsor, their sponsor, and so on back to a founder, in one recursive query."""
+    if member.sponsor_id is None:
+        return []
+    chain = (
+        select(Member.id, Member.sponsor_id, literal(1).label("depth"))
+        .where(Member.id == member.sponsor_id)
+        .cte("chain", recursive=True)
+    )
+    chain = chain.union_all(
+        select(Member.id, Member.sponsor_id, chain.c.depth + 1)
+        .join(chain, Member.id == chain.c.sponsor_id)
+        .where(chain.c.depth < MAX_CHAIN_DEPTH)
+    )
+    return list(db.session.scalars(select(Member).join(chain, Member.id == chain.c.id).order_by(chain.c.depth)))
+
+
+def sponsored_by(member: Member) -> list[Member]:
+    return list(db.session.scalars(select(Member).where(Member.sponsor_id == member.id).order_by(Member.joined_at)))
+
+
+def last_attended(member: Member) -> datetime | None:
+    return db.session.scalar(
+        select(func.max(Meeting.starts_at))
+        .join(Attendance, Attendance.meeting_id == Meeting.id)
+        .where(Attendance.member_id == member.id)
+    )
+
+
+@dataclass
+class TreeNode:
+    member: Member
+    children: list[TreeNode] = field(default_factory=list)
+
+
+def sponsor_tree() -> list[TreeNode]:
+    """Every member under their sponsor, founders at the roots, from a single query."""
+    members = db.session.scalars(select(Member).order_by(Member.joined_at, Member.id)).all()
+    nodes = {member.id: TreeNode(member) for member in members}
+    roots = []
+    for member in members:
+        parent = nodes.get(member.sponsor_id) if member.sponsor_id is not None else None
+        (parent.children if parent else roots).append(nodes[member.id])
+    return roots
+
+
+def active_organizer_count() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Member)
+        .where(Member.role == Role.ORGANIZER, Member.status == MemberStatus.ACTIVE)
+    ) or 0
+
+
+def _keep_an_organizer(member: Member, what: str) -> None:
+    """Refuses a change that would leave the group with no active organizer."""
+    Settings.get(for_update=True)  # serializes these checks across simultaneous requests
+    if member.is_organizer and member.status == MemberStatus.ACTIVE and active_organizer_count() <= 1:
+        raise MemberActionRefused(
+            f"{member.name} is the group's only organizer, so they cannot {what}. Make someone else an organizer first."
+        )
+
+
+def _set_status(member: Member, status: MemberStatus, by: Member, action: str, reason: str) -> None:
+    previous = member.status
+    member.status = status
+    member.status_changed_at = utcnow()
+    end_all_sign_ins(member)
+    db.session.flush()
+    record(by, action, subject=member, reason=reason, previous=previous.value, status=status.value)
+
+
+def _revoke_live_invitations(sponsor: Member, by: Member, reason: str) -> int:
+    revoked = db.session.execute(
+        update(Invitation)
+        .where(Invitation.sponsor_id == sponsor.id, Invitation.state.in_(LIVE_INVITATION_STATES))
+        .values(state=InvitationState.REVOKED, revoked_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if revoked:
+        record(by, "invitation.revoked_with_sponsor", subject=sponsor, count=revoked, reason=reason)
+    return revoked
+
+
+def suspend_member(member: Member, by: Member, reason: str) -> Member | None:
+    """Suspends a member (they can no longer sign in); returns their sponsor, who is to be told."""
+    if member.status == MemberStatus.SUSPENDED:
+        raise MemberActionRefused(f"{member.name} is already suspended.")
+    if member.id == by.id:
+        raise MemberActionRefused("You cannot suspend yourself.")
+    _keep_an_organizer(member, "be suspended")
+    _set_status(member, MemberStatus.SUSPENDED, by, "member.suspended", reason)
+    _revoke_live_invitations(member, by, reason)
+    sponsor = member.sponsor
+    return sponsor if sponsor is not None and sponsor.status == MemberStatus.ACTIVE else None
+
+
+def reinstate_member(member: Member, by: Member, reason: str) -> None:
+    if member.status == MemberStatus.ACTIVE:
+        raise MemberActionRefused(f"{member.name} is already active.")
+    settings = Settings.get(for_update=True)
+    if active_member_count() >= settings.member_cap:
+        raise MemberActionRefused(f"The group is at its cap of {settings.member_cap} active members.")
+    _set_status(member, MemberStatus.ACTIVE, by, "member.reinstated", reason)
+
+
+def mark_departed(member: Member, by: Member, reason: str) -> None:
+    if member.status == MemberStatus.DEPARTED:
+        raise MemberActionRefused(f"{member.name} has already left.")
+    _keep_an_organizer(member, "leave")
+    _set_status(member, MemberStatus.DEPARTED, by, "member.departed", reason)
+    _revoke_live_invitations(member, by, reason)
+
+
+def leave_group(member: Member, reason: str = "") -> None:
+    """A member leaves of their own accord; whom they sponsored stay, their chains intact."""
+    _keep_an_organizer(member, "leave")
+    _set_status(member, MemberStatus.DEPARTED, member, "member.left", reason)
+    _revoke_live_invitations(member, member, "the sponsor left the group")
+
+
+def set_organizer(member: Member, by: Member, make_organizer: bool, reason: str) -> None:
+    if make_organizer == member.is_organizer:
+        raise MemberActionRefused(
+            f"{member.name} is {'already' if make_organizer else 'not'} an organizer."
+        )
+    if make_organizer:
+        if member.status != MemberStatus.ACTIVE:
+            raise MemberActionRefused(f"{member.name} is not active; reinstate them first.")
+    else:
+        _keep_an_organizer(member, "stop being an organizer")
+    member.role = Role.ORGANIZER if make_organizer else Role.MEMBER
+    db.session.flush()
+    record(by, "member.made_organizer" if make_organizer else "member.unmade_organizer", subject=member,
+           reason=reason)
+
+
+def update_profile(member: Member, *, name: str, headline: str, sector: str, bio: str) -> None:
+    member.name, member.headline, member.sector, member.bio = name.strip(), headline.strip(), sector.strip(), bio.strip()
+    db.session.flush()

@@ -1,0 +1,1 @@
+"""Invitations: sponsoring a newcomer, and the join page an invitation link opens."""

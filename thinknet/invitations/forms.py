@@ -1,0 +1,44 @@
+"""Forms for sponsoring a newcomer and for joining through an invitation."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length
+
+from thinknet.auth.forms import new_password_field
+
+VOUCH_NOTE_MIN = 20
+
+
+class InvitationForm(FlaskForm):
+    email = EmailField(
+        "Their email",
+        validators=[
+            DataRequired("Enter the email address of the person you are sponsoring."),
+            Email("Enter an email address like name@example.org."),
+            Length(max=254),
+        ],
+    )
+    vouch_note = TextAreaField(
+        "Why you vouch for them",
+        validators=[
+            DataRequired("Say why you trust this person: the organizers read it."),
+            Length(min=VOUCH_NOTE_MIN, max=2000,
+                   message=f"Write a sentence or two (at least {VOUCH_NOTE_MIN} characters, at most 2000)."),
+        ],
+    )
+
+
+class JoinForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    headline = StringField(
+        "Your role", validators=[DataRequired("Say what you do, e.g. Head of engineering."), Length(max=160)]
+    )
+    sector = StringField(
+        "Your sector", validators=[DataRequired("Name your sector, e.g. Fintech or Public health."), Length(max=80)]
+    )
+    password = new_password_field("Choose a password")
+    accept_charter = BooleanField(
+        "I have read the charter and accept it",
+        validators=[DataRequired("You can join once you accept the charter.")],
+    )

@@ -1,0 +1,118 @@
+"""/invitations: sponsoring newcomers; /join/<token>: the page an invitation link opens."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, request, session, url_for
+from flask_login import current_user, login_user
+from sqlalchemy.exc import IntegrityError
+
+from thinknet import htmx, mail
+from thinknet.access import public
+from thinknet.extensions import db
+from thinknet.invitations import services
+from thinknet.invitations.forms import InvitationForm, JoinForm
+from thinknet.models import Invitation
+from thinknet.templating import group_settings
+
+bp = Blueprint("invitations", __name__, url_prefix="/invitations")
+join_bp = Blueprint("join", __name__, url_prefix="/join")
+
+
+def send_invitation_email(invitation: Invitation, token: str) -> None:
+    mail.send(
+        invitation.email,
+        f"{invitation.sponsor.name} invites you to {group_settings().group_name}",
+        "invitation",
+        invitation=invitation,
+        link=url_for("join.landing", token=token, _external=True),
+        charter=group_settings().charter,
+    )
+
+
+def render_page(form: InvitationForm, status: int = 200) -> Response:
+    return htmx.render(
+        "invitations/index.html",
+        form=form,
+        invitations=services.invitations_for(current_user),
+        refusal=services.sponsor_refusal(current_user),
+        status=status,
+    )
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index() -> Response:
+    form = InvitationForm()
+    if not form.validate_on_submit():
+        return render_page(form, 422 if form.errors else 200)
+    try:
+        issued = services.issue_invitation(current_user, form.email.data, form.vouch_note.data)
+    except services.InvitationRefused as refused:
+        db.session.rollback()
+        (getattr(form, refused.field).errors if refused.field else form.form_errors).append(str(refused))
+        return render_page(form, 422)
+    db.session.commit()
+    if issued.token is not None:
+        send_invitation_email(issued.invitation, issued.token)
+        flash(f"Invitation sent to {issued.invitation.email}.", "success")
+    else:
+        flash(f"Your invitation for {issued.invitation.email} waits for an organizer's approval; "
+              "it is emailed once approved.", "info")
+    return htmx.redirect_to(url_for("invitations.index"))
+
+
+@bp.route("/<int:invitation_id>/revoke", methods=["POST"])
+def revoke(invitation_id: int) -> Response:
+    invitation = services.get_invitation(invitation_id)
+    if invitation is None or invitation.sponsor_id != current_user.id:
+        abort(404)
+    try:
+        services.revoke_invitation(invitation, current_user)
+    except services.InvitationNotRevocable as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        if not htmx.wants_fragment():
+            flash(f"The invitation to {invitation.email} is revoked.", "info")
+    if htmx.wants_fragment():
+        return htmx.render("invitations/_invitation.html", "invitations/_invitation.html", invitation=invitation)
+    return htmx.redirect_to(url_for("invitations.index"))
+
+
+def unusable_page(unusable: services.InvitationUnusable) -> Response:
+    status = 404 if unusable.kind == "unknown" else 410
+    return htmx.render("join/unusable.html", unusable=unusable, status=status)
+
+
+@join_bp.route("/<token>", methods=["GET", "POST"])
+@public
+def landing(token: str) -> Response:
+    if current_user.is_authenticated:
+        flash("You are already a member: this invitation is for someone new.", "info")
+        return htmx.redirect_to(url_for("main.dashboard"))
+    try:
+        invitation = services.find_invitation(token)
+    except services.InvitationUnusable as unusable:
+        return unusable_page(unusable)
+    form = JoinForm()
+    if form.validate_on_submit():
+        try:
+            member = services.redeem_invitation(
+                token, name=form.name.data, headline=form.headline.data, sector=form.sector.data,
+                password=form.password.data, user_agent=request.user_agent.string,
+            )
+        except services.InvitationUnusable as unusable:
+            db.session.rollback()
+            return unusable_page(unusable)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Another request redeemed it first; the database kept the second member out.
+            db.session.rollback()
+            return unusable_page(services.InvitationUnusable(
+                "used", "This invitation has already been used to join. If that was you, sign in.", invitation))
+        session.clear()
+        login_user(member)
+        flash(f"Welcome to {group_settings().group_name}, {member.name}! "
+              f"{invitation.sponsor.name} will be glad to see you at the next breakfast.", "success")
+        return htmx.redirect_to(url_for("main.dashboard"))
+    return htmx.render("join/landing.html", invitation=invitation, form=form, status=422 if form.errors else 200)

@@ -1,0 +1,1 @@
+"""/me: your own profile, password, and leaving the group."""

@@ -1,0 +1,31 @@
+"""Forms for your own profile, your password, and leaving the group."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from thinknet.auth.forms import new_password_field
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    headline = StringField("Role", validators=[DataRequired("Say what you do."), Length(max=160)])
+    sector = StringField("Sector", validators=[DataRequired("Name your sector."), Length(max=80)])
+    bio = TextAreaField("A few words about you", validators=[Length(max=1000, message="Keep it under 1000 characters.")])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    password = new_password_field()
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")],
+    )
+
+
+class LeaveForm(FlaskForm):
+    confirm = BooleanField("I want to leave the group",
+                           validators=[DataRequired("Tick the box to confirm that you want to leave.")])
+    reason = TextAreaField("Anything you would like the organizers to know (optional)",
+                           validators=[Length(max=1000)])

@@ -1,0 +1,67 @@
+"""/me: your profile, your password, and leaving the group."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, session, url_for
+from flask_login import current_user, logout_user
+
+from thinknet import htmx
+from thinknet.auth import services as auth_services
+from thinknet.extensions import db
+from thinknet.me.forms import LeaveForm, PasswordForm, ProfileForm
+from thinknet.members import services as member_services
+
+bp = Blueprint("me", __name__, url_prefix="/me")
+
+
+def render_page(status: int = 200, **forms: Any) -> Response:
+    forms.setdefault("profile_form", ProfileForm(obj=current_user, formdata=None))
+    forms.setdefault("password_form", PasswordForm(formdata=None))
+    forms.setdefault("leave_form", LeaveForm(formdata=None))
+    return htmx.render("me/index.html", status=status, **forms)
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index() -> Response:
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        member_services.update_profile(current_user, name=form.name.data, headline=form.headline.data,
+                                       sector=form.sector.data, bio=form.bio.data)
+        db.session.commit()
+        flash("Your profile is saved.", "success")
+        return htmx.redirect_to(url_for("me.index"))
+    return render_page(422 if form.errors else 200, profile_form=form)
+
+
+@bp.route("/password", methods=["POST"])
+def password() -> Response:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            auth_services.change_password(current_user, form.current_password.data, form.password.data)
+        except auth_services.WrongCredentials:
+            form.current_password.errors.append("That is not your current password.")
+        else:
+            db.session.commit()
+            flash("Your password is changed. You are signed out on every other device.", "success")
+            return htmx.redirect_to(url_for("me.index"))
+    return render_page(422, password_form=form)
+
+
+@bp.route("/leave", methods=["POST"])
+def leave() -> Response:
+    form = LeaveForm()
+    if form.validate_on_submit():
+        try:
+            member_services.leave_group(current_user, form.reason.data or "")
+        except member_services.MemberActionRefused as refused:
+            db.session.rollback()
+            form.form_errors.append(str(refused))
+        else:
+            db.session.commit()
+            session.clear()
+            logout_user()
+            flash("You have left the group. Thank you for the breakfasts.", "info")
+            return htmx.redirect_to(url_for("auth.login"))
+    return render_page(422, leave_form=form)

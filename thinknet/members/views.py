@@ -1,0 +1,33 @@
+"""/members: the directory with the group's mix, a profile with its sponsor chain, and the whole sponsor tree."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort
+
+from thinknet import htmx
+from thinknet.members import services
+
+bp = Blueprint("members", __name__, url_prefix="/members")
+
+
+@bp.route("/")
+def index() -> Response:
+    return htmx.render("members/index.html", entries=services.directory(), mix=services.sector_mix())
+
+
+@bp.route("/tree")
+def tree() -> Response:
+    return htmx.render("members/tree.html", roots=services.sponsor_tree())
+
+
+@bp.route("/<int:member_id>")
+def profile(member_id: int) -> Response:
+    member = services.get_member(member_id)
+    if member is None:
+        abort(404)
+    return htmx.render(
+        "members/profile.html",
+        member=member,
+        chain=services.sponsor_chain(member),
+        sponsored=services.sponsored_by(member),
+        last_attended=services.last_attended(member),
+    )
