@@ -22,6 +22,13 @@ def new_password_field(label: str = "New password") -> PasswordField:
     )
 
 
+def email_field(label: str = "Email", required: str = "Enter your email address.") -> EmailField:
+    return EmailField(
+        label,
+        validators=[DataRequired(required), Email("Enter an email address like name@example.org."), Length(max=254)],
+    )
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
@@ -29,14 +36,7 @@ class LoginForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField(
-        "Email",
-        validators=[
-            DataRequired("Enter your email address."),
-            Email("Enter an email address like name@example.org."),
-            Length(max=254),
-        ],
-    )
+    email = email_field()
 
 
 class ResetPasswordForm(FlaskForm):

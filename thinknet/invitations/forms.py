@@ -2,23 +2,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
-from thinknet.auth.forms import new_password_field
+from thinknet.auth.forms import email_field, new_password_field
 
 VOUCH_NOTE_MIN = 20
 
 
 class InvitationForm(FlaskForm):
-    email = EmailField(
-        "Their email",
-        validators=[
-            DataRequired("Enter the email address of the person you are sponsoring."),
-            Email("Enter an email address like name@example.org."),
-            Length(max=254),
-        ],
-    )
+    email = email_field("Their email", "Enter the email address of the person you are sponsoring.")
     vouch_note = TextAreaField(
         "Why you vouch for them",
         validators=[
