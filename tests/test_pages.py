@@ -9,7 +9,9 @@ from sqlalchemy import select
 from conftest import sign_in
 from thinknet.demo import MEMBER_LOGIN, ORGANIZER_LOGIN, load_demo
 from thinknet.extensions import db
-from thinknet.models import Member
+from thinknet.meetings.services import next_meeting
+from thinknet.models import Meeting, Member, utcnow
+from thinknet.topics.services import post_topic
 
 SKIP = {"static", "auth.reset_password", "join.landing"}  # need a secret token; covered in their own tests
 
@@ -18,9 +20,16 @@ SKIP = {"static", "auth.reset_password", "join.landing"}  # need a secret token;
 def demo(app):
     with app.app_context():
         sign_in_details = load_demo(date.today(), password="demo password 1")
+        ids = {}
+        for email in (ORGANIZER_LOGIN, MEMBER_LOGIN):
+            member = db.session.scalar(select(Member).where(Member.email == email))
+            topic = post_topic(member, title="What is on my mind", details="", anonymous=True, meeting=None)
+            db.session.flush()
+            ids[email] = {"member_id": member.id, "topic_id": topic.id}
+        ids["meetings"] = [db.session.scalars(select(Meeting.id).where(Meeting.starts_at < utcnow())).first(),
+                           next_meeting().id]
         db.session.commit()
-        member_id = db.session.scalar(select(Member.id).where(Member.email == MEMBER_LOGIN))
-    return sign_in_details, member_id
+    return sign_in_details, ids
 
 
 def get_pages(app):
@@ -31,13 +40,16 @@ def get_pages(app):
 
 @pytest.mark.parametrize("who", [ORGANIZER_LOGIN, MEMBER_LOGIN])
 def test_every_page_renders_on_the_demo_network(app, client, demo, who):
-    details, member_id = demo
+    details, ids = demo
     assert sign_in(client, who, details.password).status_code == 303
     organizer = who == ORGANIZER_LOGIN
     for rule in get_pages(app):
-        path = rule.rule.replace("<int:member_id>", str(member_id))
-        response = client.get(path)
-        expected = 403 if rule.endpoint.startswith("admin.") and not organizer else 200
-        if rule.endpoint == "auth.login":
-            expected = 302
-        assert response.status_code == expected, (path, response.status_code)
+        for meeting_id in ids["meetings"]:
+            path = (rule.rule.replace("<int:member_id>", str(ids[who]["member_id"]))
+                    .replace("<int:topic_id>", str(ids[who]["topic_id"]))
+                    .replace("<int:meeting_id>", str(meeting_id)))
+            response = client.get(path)
+            expected = 403 if rule.endpoint.startswith("admin.") and not organizer else 200
+            if rule.endpoint == "auth.login":
+                expected = 302
+            assert response.status_code == expected, (path, response.status_code)

@@ -38,6 +38,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.invitations.views import join_bp
     from thinknet.main.views import bp as main_bp
     from thinknet.me.views import bp as me_bp
+    from thinknet.meetings.views import bp as meetings_bp
+    from thinknet.topics.views import bp as topics_bp
     from thinknet.members.views import bp as members_bp
 
     instance_path = (config or {}).get("INSTANCE_PATH") or default_instance_path()
@@ -70,6 +72,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(join_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(me_bp)
+    app.register_blueprint(meetings_bp)
+    app.register_blueprint(topics_bp)
     cli.init_app(app)
 
     from thinknet.templating import init_app as init_templating

@@ -24,6 +24,17 @@ def public(view: View) -> View:
     return view
 
 
+def organizers_only(view: View) -> View:
+    """Marks a view outside /admin (an organizer's control on a member page) as for organizers only."""
+    view.organizers_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_organizer_endpoint(endpoint: str | None, blueprint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return blueprint in ORGANIZER_BLUEPRINTS or getattr(view, "organizers_only", False)
+
+
 def is_public_endpoint(endpoint: str | None) -> bool:
     if endpoint is None or endpoint == "static":
         return True
@@ -66,6 +77,6 @@ def init_app(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
-        if request.blueprint in ORGANIZER_BLUEPRINTS and not current_user.is_organizer:
+        if is_organizer_endpoint(request.endpoint, request.blueprint) and not current_user.is_organizer:
             abort(403)
         return None

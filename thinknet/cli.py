@@ -95,6 +95,26 @@ def demo(force: bool, if_empty: bool) -> None:
     click.echo(text)
 
 
+@click.command("schedule-ahead")
+@with_appcontext
+def schedule_ahead() -> None:
+    """Keeps the next 8 weeks scheduled and rolls undiscussed topics over (run it from cron, daily)."""
+    from thinknet.meetings.services import WEEKS_AHEAD, active_series
+    from thinknet.meetings.services import schedule_ahead as schedule
+    from thinknet.topics.services import roll_over_past
+
+    series = active_series()
+    created = schedule(series, date.today()) if series else []
+    rolled = roll_over_past()
+    db.session.commit()
+    if series is None:
+        click.echo("No weekly series is set up yet; nothing to schedule.")
+    else:
+        click.echo(f"Scheduled {len(created)} new session(s); the next {WEEKS_AHEAD} weeks are in the calendar.")
+    click.echo(f"Rolled {rolled} undiscussed topic(s) over to the next session.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_organizer)
     app.cli.add_command(demo)
+    app.cli.add_command(schedule_ahead)

@@ -159,10 +159,11 @@ def load_demo(today: date, password: str | None = None, seed: int = 7) -> DemoSi
 
     next_meeting = upcoming[0] if upcoming else None
     if next_meeting is not None:
-        answers = [RsvpAnswer.YES] * 6 + [RsvpAnswer.MAYBE, RsvpAnswer.NO]
-        for member, answer in zip(active, answers):
-            db.session.add(Rsvp(meeting_id=next_meeting.id, member_id=member.id, answer=answer,
-                                from_standing=member.standing_rsvp == answer))
+        # Regulars were answered yes by their standing answer when the week was scheduled.
+        answers = [RsvpAnswer.YES] * 4 + [RsvpAnswer.MAYBE, RsvpAnswer.NO]
+        others = [member for member in active if member.standing_rsvp is None]
+        for member, answer in zip(others, answers):
+            db.session.add(Rsvp(meeting_id=next_meeting.id, member_id=member.id, answer=answer))
     for index, (title, details, anonymous) in enumerate(OPEN_TOPICS):
         author = active[(index * 3 + 1) % len(active)]
         topic = Topic(title=title, details=details, author=author, anonymous=anonymous,

@@ -24,12 +24,19 @@ def wants_fragment() -> bool:
     return bool(hx) and not hx.boosted and not hx.history_restore_request
 
 
-def render(page: str, fragment: str | None = None, *, status: int = 200, **context: Any) -> Response:
+def render(page: str, fragment: str | None = None, /, *, status: int = 200, **context: Any) -> Response:
     """Renders the page, or its fragment for an htmx swap; both come from one template source."""
     template = fragment if fragment and wants_fragment() else page
     response = make_response(render_template(template, **context), status)
     if fragment:
         response.vary.add("HX-Request")
+    return response
+
+
+def make_fragment_response(body: str, status: int = 200) -> Response:
+    """A response made of several fragments (the target's and out-of-band swaps)."""
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
     return response
 
 

@@ -1,7 +1,7 @@
 """What every template can use: the group's name and timezone, and dates in words people use."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,18 @@ def format_date(moment: datetime) -> str:
     return f"{local.day} {local:%b %Y}"
 
 
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 22nd."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def relative_day(moment: datetime) -> str:
+    """'today', 'tomorrow' or 'yesterday' in the group's timezone; '' further off."""
+    days = (local_time(moment).date() - local_time(datetime.now(timezone.utc)).date()).days
+    return {0: "today", 1: "tomorrow", -1: "yesterday"}.get(days, "")
+
+
 def paragraphs(text: str) -> Markup:
     """Plain text as escaped paragraphs, one per blank-line-separated block, lines kept."""
     blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
@@ -44,6 +56,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["paragraphs"] = paragraphs
+    app.jinja_env.filters["ordinal"] = ordinal
+    app.jinja_env.filters["relative_day"] = relative_day
 
     @app.context_processor
     def group() -> dict[str, Any]:

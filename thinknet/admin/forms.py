@@ -4,7 +4,8 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, StringField, TextAreaField, TimeField
+from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 
@@ -46,3 +47,28 @@ class SettingsForm(FlaskForm):
     mail_sender_name = StringField("Email sender name", validators=[Optional(), Length(max=120)])
     mail_sender_email = EmailField("Email sender address", validators=[
         Optional(), Email("Enter an email address like breakfast@example.org."), Length(max=254)])
+
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+class SeriesForm(FlaskForm):
+    weekday = SelectField("Day", coerce=int, choices=[SelectChoice(str(n), day) for n, day in enumerate(WEEKDAYS)],
+                          validators=[InputRequired("Choose the day of the week.")])
+    start_time = TimeField("Starts at (local time)", validators=[InputRequired("Enter a time like 06:30.")])
+    duration_minutes = _whole("Lasts (minutes)", 15, 600)
+    timezone = StringField("Timezone", validators=[DataRequired("Enter the timezone."), _timezone])
+    venue_name = StringField("Venue", validators=[DataRequired("Name the venue."), Length(max=120)])
+    venue_address = StringField("Address", validators=[Optional(), Length(max=250)])
+    seat_limit = IntegerField("Seats (leave empty for no limit)", validators=[
+        Optional(), NumberRange(1, 500, "Enter a number of seats from 1 to 500, or leave it empty.")])
+
+
+class MeetingForm(FlaskForm):
+    day = DateField("Date", validators=[InputRequired("Enter the date.")])
+    start_time = TimeField("Starts at (local time)", validators=[InputRequired("Enter a time like 06:30.")])
+    duration_minutes = _whole("Lasts (minutes)", 15, 600)
+    venue_name = StringField("Venue", validators=[DataRequired("Name the venue."), Length(max=120)])
+    venue_address = StringField("Address", validators=[Optional(), Length(max=250)])
+    seat_limit = IntegerField("Seats (leave empty for no limit)", validators=[
+        Optional(), NumberRange(1, 500, "Enter a number of seats from 1 to 500, or leave it empty.")])

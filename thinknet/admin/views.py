@@ -3,17 +3,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, flash, url_for
+from datetime import date, time
+
+from flask import Blueprint, Response, abort, flash, request, url_for
 from flask_login import current_user
 
 from thinknet import htmx, mail
 from thinknet.admin import services
-from thinknet.admin.forms import ApproveForm, ReasonForm, SettingsForm
+from thinknet.admin.forms import ApproveForm, MeetingForm, ReasonForm, SeriesForm, SettingsForm
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.invitations.views import send_invitation_email
+from thinknet.meetings import services as meeting_services
+from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
-from thinknet.models import Member, Settings
+from thinknet.models import Meeting, Member, Settings
+from thinknet.templating import local_time
+from thinknet.topics import services as topic_services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -148,3 +154,115 @@ def settings() -> Response:
         flash("Settings saved." if changed else "Nothing changed.", "success")
         return htmx.redirect_to(url_for("admin.settings"))
     return htmx.render("admin/settings.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/series", methods=["GET", "POST"])
+def series() -> Response:
+    current = meeting_services.active_series()
+    form = SeriesForm(obj=current)
+    if current is None and not form.is_submitted():
+        form.weekday.data, form.start_time.data, form.duration_minutes.data = 2, time(6, 30), 60
+        form.timezone.data = Settings.get().timezone
+    if form.validate_on_submit():
+        values = meeting_services.SeriesValues(
+            weekday=form.weekday.data, start_time=form.start_time.data, duration_minutes=form.duration_minutes.data,
+            timezone=form.timezone.data, venue_name=form.venue_name.data, venue_address=form.venue_address.data or "",
+            seat_limit=form.seat_limit.data,
+        )
+        _, created = meeting_services.save_series(current_user, values, date.today())
+        db.session.commit()
+        flash(f"The weekly series is saved; {len(created)} new session{'s' if len(created) != 1 else ''} scheduled.",
+              "success")
+        return htmx.redirect_to(url_for("admin.meetings"))
+    return htmx.render("admin/series.html", form=form, status=422 if form.errors else 200)
+
+
+def _meeting_values(form: MeetingForm) -> meeting_services.MeetingValues:
+    return meeting_services.MeetingValues(
+        day=form.day.data, start_time=form.start_time.data, duration_minutes=form.duration_minutes.data,
+        venue_name=form.venue_name.data, venue_address=form.venue_address.data or "", seat_limit=form.seat_limit.data,
+    )
+
+
+def render_meetings(form: MeetingForm, status: int = 200) -> Response:
+    return htmx.render("admin/meetings.html", meetings=meeting_services.upcoming_meetings(),
+                       series=meeting_services.active_series(), form=form, status=status)
+
+
+@bp.route("/meetings", methods=["GET", "POST"])
+def meetings() -> Response:
+    form = MeetingForm()
+    if not form.is_submitted():
+        series = meeting_services.active_series()
+        form.start_time.data = series.start_time if series else time(6, 30)
+        form.duration_minutes.data = series.duration_minutes if series else 60
+        if series:
+            form.venue_name.data, form.venue_address.data = series.venue_name, series.venue_address
+    if form.validate_on_submit():
+        try:
+            meeting = meeting_services.add_meeting(current_user, _meeting_values(form))
+        except meeting_services.MeetingChangeRefused as refused:
+            db.session.rollback()
+            form.day.errors.append(str(refused))
+        else:
+            db.session.commit()
+            flash("The session is added.", "success")
+            return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id))
+    return render_meetings(form, 422 if form.errors else 200)
+
+
+def _meeting_or_404(meeting_id: int) -> Meeting:
+    meeting = meeting_services.get_meeting(meeting_id)
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
+def prefilled_meeting_form(meeting: Meeting) -> MeetingForm:
+    local = local_time(meeting.starts_at)
+    form = MeetingForm(formdata=None)
+    form.day.data, form.start_time.data = local.date(), local.time()
+    form.duration_minutes.data = int((meeting.ends_at - meeting.starts_at).total_seconds() // 60)
+    form.venue_name.data, form.venue_address.data = meeting.venue_name, meeting.venue_address
+    form.seat_limit.data = meeting.seat_limit
+    return form
+
+
+def render_meeting(meeting: Meeting, form: MeetingForm, cancel_form: ReasonForm, status: int = 200) -> Response:
+    return htmx.render("admin/meeting.html", meeting=meeting, form=form, cancel_form=cancel_form, status=status)
+
+
+@bp.route("/meetings/<int:meeting_id>", methods=["GET", "POST"])
+def meeting(meeting_id: int) -> Response:
+    meeting = _meeting_or_404(meeting_id)
+    form = MeetingForm() if request.method == "POST" else prefilled_meeting_form(meeting)
+    if form.validate_on_submit():
+        try:
+            promoted = meeting_services.update_meeting(meeting, current_user, _meeting_values(form))
+        except meeting_services.MeetingChangeRefused as refused:
+            db.session.rollback()
+            form.day.errors.append(str(refused))
+        else:
+            db.session.commit()
+            tell_promoted(meeting, promoted)
+            flash("The session is saved.", "success")
+            return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id))
+    return render_meeting(meeting, form, ReasonForm(formdata=None), 422 if form.errors else 200)
+
+
+@bp.route("/meetings/<int:meeting_id>/cancel", methods=["POST"])
+def cancel_meeting(meeting_id: int) -> Response:
+    meeting = _meeting_or_404(meeting_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            meeting_services.cancel_meeting(meeting, current_user, form.reason.data.strip())
+        except meeting_services.MeetingChangeRefused as refused:
+            db.session.rollback()
+            form.form_errors.append(str(refused))
+        else:
+            topic_services.roll_over(meeting)
+            db.session.commit()
+            flash("The session is cancelled; its topics move to the next session.", "success")
+            return htmx.redirect_to(url_for("admin.meetings"))
+    return render_meeting(meeting, prefilled_meeting_form(meeting), form, 422)

@@ -288,3 +288,9 @@ def invitations_for(sponsor: Member) -> list[Invitation]:
 
 def get_invitation(invitation_id: int) -> Invitation | None:
     return db.session.get(Invitation, invitation_id)
+
+
+def awaiting_approval_count() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Invitation).where(Invitation.state == InvitationState.AWAITING_APPROVAL)
+    ) or 0

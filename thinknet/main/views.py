@@ -3,26 +3,40 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 from flask_login import current_user
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from thinknet import htmx
 from thinknet.access import public
 from thinknet.extensions import db
-from thinknet.models import Meeting, MeetingState, utcnow
+from thinknet.invitations import services as invitation_services
+from thinknet.meetings import services as meeting_services
+from thinknet.meetings.views import rsvp_context
+from thinknet.topics import services as topic_services
 
 bp = Blueprint("main", __name__)
+
+TOP_TOPICS = 3
 
 
 @bp.route("/")
 def dashboard() -> Response:
-    next_meeting = db.session.scalar(
-        select(Meeting)
-        .where(Meeting.state == MeetingState.SCHEDULED, Meeting.ends_at > utcnow())
-        .order_by(Meeting.starts_at)
-        .limit(1)
+    meeting = meeting_services.next_meeting()
+    context = rsvp_context(meeting) if meeting else {}
+    organizer_todo = None
+    if current_user.is_organizer:
+        organizer_todo = {
+            "attendance": meeting_services.meetings_needing_attendance(),
+            "approvals": invitation_services.awaiting_approval_count(),
+        }
+    return htmx.render(
+        "main/dashboard.html", **context,
+        member=current_user, next_meeting=meeting,
+        top_topics=topic_services.agenda(meeting, current_user)[:TOP_TOPICS] if meeting else [],
+        recent_topics=topic_services.recent_topics(current_user),
+        invitations=invitation_services.invitations_for(current_user)[:5],
+        todo=organizer_todo,
     )
-    return htmx.render("main/dashboard.html", member=current_user, next_meeting=next_meeting)
 
 
 @bp.route("/healthz")

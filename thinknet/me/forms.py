@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from thinknet.auth.forms import new_password_field
@@ -29,3 +30,8 @@ class LeaveForm(FlaskForm):
                            validators=[DataRequired("Tick the box to confirm that you want to leave.")])
     reason = TextAreaField("Anything you would like the organizers to know (optional)",
                            validators=[Length(max=1000)])
+
+
+class StandingAnswerForm(FlaskForm):
+    standing = RadioField("Your usual answer", choices=[SelectChoice("yes", "I usually come"), SelectChoice("ask", "Ask me each week")],
+                          validators=[DataRequired("Choose one.")])

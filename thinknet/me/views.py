@@ -9,7 +9,9 @@ from flask_login import current_user, logout_user
 from thinknet import htmx
 from thinknet.auth import services as auth_services
 from thinknet.extensions import db
-from thinknet.me.forms import LeaveForm, PasswordForm, ProfileForm
+from thinknet.me.forms import LeaveForm, PasswordForm, ProfileForm, StandingAnswerForm
+from thinknet.meetings import services as meeting_services
+from thinknet.models import RsvpAnswer
 from thinknet.members import services as member_services
 
 bp = Blueprint("me", __name__, url_prefix="/me")
@@ -19,6 +21,8 @@ def render_page(status: int = 200, **forms: Any) -> Response:
     forms.setdefault("profile_form", ProfileForm(obj=current_user, formdata=None))
     forms.setdefault("password_form", PasswordForm(formdata=None))
     forms.setdefault("leave_form", LeaveForm(formdata=None))
+    forms.setdefault("standing_form", StandingAnswerForm(
+        formdata=None, standing="yes" if current_user.standing_rsvp == RsvpAnswer.YES else "ask"))
     return htmx.render("me/index.html", status=status, **forms)
 
 
@@ -65,3 +69,19 @@ def leave() -> Response:
             flash("You have left the group. Thank you for the breakfasts.", "info")
             return htmx.redirect_to(url_for("auth.login"))
     return render_page(422, leave_form=form)
+
+
+@bp.route("/standing", methods=["POST"])
+def standing() -> Response:
+    form = StandingAnswerForm()
+    if form.validate_on_submit():
+        answer = RsvpAnswer.YES if form.standing.data == "yes" else None
+        answered = meeting_services.set_standing_answer(current_user, answer)
+        db.session.commit()
+        if answer is None:
+            flash("We will ask you each week.", "success")
+        else:
+            flash(f"You usually come: we have answered yes for you to {answered} upcoming "
+                  f"session{'s' if answered != 1 else ''}. Change any week on its page.", "success")
+        return htmx.redirect_to(url_for("me.index"))
+    return render_page(422, standing_form=form)

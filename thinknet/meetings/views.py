@@ -1,0 +1,162 @@
+"""/meetings: upcoming and past sessions; one session with RSVP, who's coming, agenda, attendance, takeaways."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, render_template, request, url_for
+from flask_login import current_user
+
+from thinknet import htmx, mail
+from thinknet.access import organizers_only, safe_next_url
+from thinknet.extensions import db
+from thinknet.meetings import services
+from thinknet.meetings.forms import RsvpForm, TakeawayForm
+from thinknet.models import Meeting, Member, RsvpAnswer
+from thinknet.topics import services as topic_services
+
+bp = Blueprint("meetings", __name__, url_prefix="/meetings")
+
+
+def meeting_or_404(meeting_id: int) -> Meeting:
+    meeting = services.get_meeting(meeting_id)
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
+def rsvp_context(meeting: Meeting, error: str | None = None) -> dict[str, Any]:
+    """What the RSVP block and the who's-coming block need; the dashboard and the meeting page share it."""
+    seen = services.turnout(meeting)
+    return {"meeting": meeting, "turnout": seen, "rsvp": services.rsvp_state(meeting, current_user, seen),
+            "rsvp_error": error}
+
+
+def tell_promoted(meeting: Meeting, promoted: list[Member]) -> None:
+    for member in promoted:
+        mail.send(member.email, "A seat opened up: you're coming to breakfast", "seat_opened",
+                  member=member, meeting=meeting,
+                  link=url_for("meetings.show", meeting_id=meeting.id, _external=True))
+
+
+@bp.route("/")
+def index() -> Response:
+    page = max(request.args.get("page", 1, type=int), 1)
+    past = services.past_meetings(page)
+    return htmx.render("meetings/index.html", upcoming=services.upcoming_meetings(), past=past[:services.PAST_PAGE_SIZE],
+                       page=page, more_past=len(past) > services.PAST_PAGE_SIZE)
+
+
+@bp.route("/<int:meeting_id>")
+def show(meeting_id: int) -> Response:
+    meeting = meeting_or_404(meeting_id)
+    is_past = meeting.starts_at <= services.utcnow()
+    context = rsvp_context(meeting)
+    return htmx.render(
+        "meetings/show.html", **context,
+        agenda=topic_services.agenda(meeting, current_user),
+        is_past=is_past,
+        sheet=services.attendance_sheet(meeting) if is_past and current_user.is_organizer else None,
+        attendees=services.attendees(meeting) if is_past else [],
+        takeaways=services.takeaways(meeting) if is_past else [],
+        can_add_takeaway=services.can_add_takeaway(meeting, current_user),
+        takeaway_form=TakeawayForm(formdata=None),
+        later_meetings=services.upcoming_meetings() if current_user.is_organizer else [],
+    )
+
+
+@bp.route("/<int:meeting_id>/rsvp", methods=["POST"])
+def rsvp(meeting_id: int) -> Response:
+    meeting = meeting_or_404(meeting_id)
+    form = RsvpForm()
+    back = safe_next_url(form.next.data) or url_for("meetings.show", meeting_id=meeting.id)
+    error = None
+    if form.validate_on_submit():
+        try:
+            change = services.set_rsvp(current_user, meeting.id, RsvpAnswer(form.answer.data))
+        except services.RsvpRefused as refused:
+            db.session.rollback()
+            error = str(refused)
+        else:
+            db.session.commit()
+            tell_promoted(meeting, change.promoted)
+    else:
+        error = "Choose yes, maybe or no."
+    if not htmx.wants_fragment():
+        if error:
+            flash(error, "error")
+        return htmx.redirect_to(back)
+    # Only the RSVP block and, out of band, the who's-coming block change.
+    context = rsvp_context(meeting, error)
+    body = render_template("meetings/_rsvp.html", next_url=back, **context) + render_template(
+        "meetings/_coming.html", oob=True, **context)
+    response = htmx.make_fragment_response(body, status=422 if error else 200)
+    return htmx.trigger(response, "rsvp-changed", {"meeting": meeting.id}) if not error else response
+
+
+@bp.route("/<int:meeting_id>/attendance", methods=["POST"])
+@organizers_only
+def confirm_attendance(meeting_id: int) -> Response:
+    meeting = meeting_or_404(meeting_id)
+    try:
+        services.confirm_attendance(meeting, current_user)
+    except services.AttendanceRefused as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash("Attendance is recorded.", "success")
+    return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#attendance")
+
+
+@bp.route("/<int:meeting_id>/attendance/<int:member_id>", methods=["POST"])
+@organizers_only
+def toggle_attendance(meeting_id: int, member_id: int) -> Response:
+    meeting = meeting_or_404(meeting_id)
+    try:
+        services.toggle_attendance(meeting, member_id, current_user)
+    except services.AttendanceRefused as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+        return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id))
+    db.session.commit()
+    if htmx.wants_fragment():
+        row = next(r for r in services.attendance_sheet(meeting) if r.member.id == member_id)
+        return htmx.render("meetings/_attendance_row.html", "meetings/_attendance_row.html", meeting=meeting, row=row)
+    return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#attendance")
+
+
+@bp.route("/<int:meeting_id>/takeaways", methods=["POST"])
+def add_takeaway(meeting_id: int) -> Response:
+    meeting = meeting_or_404(meeting_id)
+    form = TakeawayForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.add_takeaway(meeting, current_user, form.body.data)
+        except services.TakeawayRefused as refused:
+            db.session.rollback()
+            form.form_errors.append(str(refused))
+            status = 422
+        else:
+            db.session.commit()
+            if not htmx.wants_fragment():
+                return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#takeaways")
+            form = TakeawayForm(formdata=None)
+    else:
+        status = 422
+    if not htmx.wants_fragment():
+        flash(" ".join(form.form_errors or form.body.errors), "error")
+        return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#takeaways")
+    return htmx.render("meetings/_takeaways.html", "meetings/_takeaways.html", meeting=meeting,
+                       takeaways=services.takeaways(meeting), takeaway_form=form,
+                       can_add_takeaway=services.can_add_takeaway(meeting, current_user), status=status)
+
+
+@bp.route("/<int:meeting_id>/close-agenda", methods=["POST"])
+@organizers_only
+def close_agenda(meeting_id: int) -> Response:
+    meeting = meeting_or_404(meeting_id)
+    moved = topic_services.roll_over(meeting)
+    db.session.commit()
+    flash(f"{moved} undiscussed topic{'s' if moved != 1 else ''} moved to the next session.", "success")
+    return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#agenda")

@@ -1,0 +1,1 @@
+"""Topics: the open agenda members build with what they want to discuss."""

@@ -1,0 +1,171 @@
+"""/topics: the open agenda: the backlog, posting a topic, one topic, "me too", and organizers' agenda controls."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, request, url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from thinknet import htmx
+from thinknet.access import organizers_only, safe_next_url
+from thinknet.extensions import db
+from thinknet.meetings import services as meeting_services
+from thinknet.models import Topic
+from thinknet.templating import format_when
+from thinknet.topics import services
+from thinknet.topics.forms import MoveTopicForm, NewTopicForm, TopicForm
+
+bp = Blueprint("topics", __name__, url_prefix="/topics")
+
+
+def topic_or_404(topic_id: int) -> Topic:
+    topic = services.get_topic(topic_id)
+    if topic is None:
+        abort(404)
+    return topic
+
+
+def back(default: str) -> str:
+    return safe_next_url(request.form.get("next")) or default
+
+
+@bp.route("/")
+def index() -> Response:
+    return htmx.render("topics/index.html", topics=services.open_topics(current_user))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Response:
+    form = NewTopicForm()
+    next_meeting = meeting_services.next_meeting()
+    if form.validate_on_submit():
+        meeting = next_meeting if form.when.data == "next" else None
+        try:
+            topic = services.post_topic(current_user, title=form.title.data, details=form.details.data or "",
+                                        anonymous=form.anonymous.data, meeting=meeting)
+        except services.TopicRefused as refused:
+            db.session.rollback()
+            form.form_errors.append(str(refused))
+        else:
+            db.session.commit()
+            flash("Your topic is posted" + (" anonymously." if topic.anonymous else "."), "success")
+            return htmx.redirect_to(url_for("topics.show", topic_id=topic.id))
+    return htmx.render("topics/new.html", form=form, next_meeting=next_meeting,
+                       status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/<int:topic_id>")
+def show(topic_id: int) -> Response:
+    topic = topic_or_404(topic_id)
+    move_form = None
+    if current_user.is_organizer:
+        move_form = MoveTopicForm(formdata=None)
+        move_form.meeting_id.choices = [SelectChoice(str(m.id), format_when(m.starts_at))
+                                        for m in meeting_services.upcoming_meetings()
+                                        if not m.is_cancelled and m.id != topic.meeting_id]
+    return htmx.render("topics/show.html", view=services.topic_view(topic, current_user), move_form=move_form)
+
+
+@bp.route("/<int:topic_id>/edit", methods=["GET", "POST"])
+def edit(topic_id: int) -> Response:
+    topic = topic_or_404(topic_id)
+    if topic.author_id != current_user.id:
+        abort(404)
+    form = TopicForm(obj=topic)
+    if form.validate_on_submit():
+        try:
+            services.edit_topic(topic, current_user, title=form.title.data, details=form.details.data or "",
+                                anonymous=form.anonymous.data)
+        except services.TopicRefused as refused:
+            db.session.rollback()
+            form.form_errors.append(str(refused))
+        else:
+            db.session.commit()
+            flash("Your topic is saved.", "success")
+            return htmx.redirect_to(url_for("topics.show", topic_id=topic.id))
+    return htmx.render("topics/edit.html", form=form, topic=topic, status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/<int:topic_id>/withdraw", methods=["POST"])
+def withdraw(topic_id: int) -> Response:
+    topic = topic_or_404(topic_id)
+    if topic.author_id != current_user.id:
+        abort(404)
+    try:
+        services.withdraw_topic(topic, current_user)
+    except services.TopicRefused as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash("Your topic is withdrawn.", "info")
+    return htmx.redirect_to(url_for("topics.index"))
+
+
+@bp.route("/<int:topic_id>/vote", methods=["POST"])
+def vote(topic_id: int) -> Response:
+    topic = topic_or_404(topic_id)
+    error = None
+    try:
+        services.toggle_vote(topic, current_user)
+    except services.TopicRefused as refused:
+        db.session.rollback()
+        error = str(refused)
+    else:
+        db.session.commit()
+    if htmx.wants_fragment():
+        response = htmx.render("topics/_vote.html", "topics/_vote.html",
+                               view=services.topic_view(topic, current_user), status=422 if error else 200)
+        return response if error else htmx.trigger(response, "topic-voted", {"topic": topic.id})
+    if error:
+        flash(error, "error")
+    return htmx.redirect_to(back(url_for("topics.show", topic_id=topic.id)))
+
+
+def organizer_topic_action(topic_id: int, act) -> Response:
+    topic = topic_or_404(topic_id)
+    try:
+        act(topic)
+    except services.TopicRefused as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+    default = url_for("meetings.show", meeting_id=topic.meeting_id) + "#agenda" if topic.meeting_id else \
+        url_for("topics.show", topic_id=topic.id)
+    return htmx.redirect_to(back(default))
+
+
+@bp.route("/<int:topic_id>/pin", methods=["POST"])
+@organizers_only
+def pin(topic_id: int) -> Response:
+    return organizer_topic_action(topic_id, lambda t: services.set_pinned(t, current_user, not t.pinned))
+
+
+@bp.route("/<int:topic_id>/drop", methods=["POST"])
+@organizers_only
+def drop(topic_id: int) -> Response:
+    topic = topic_or_404(topic_id)
+    meeting_id = topic.meeting_id
+    response = organizer_topic_action(topic_id, lambda t: services.drop_topic(t, current_user))
+    if meeting_id and not request.form.get("next"):
+        return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting_id) + "#agenda")
+    return response
+
+
+@bp.route("/<int:topic_id>/discussed", methods=["POST"])
+@organizers_only
+def discussed(topic_id: int) -> Response:
+    return organizer_topic_action(
+        topic_id, lambda t: services.set_discussed(t, current_user, t.state.value != "discussed"))
+
+
+@bp.route("/<int:topic_id>/move", methods=["POST"])
+@organizers_only
+def move(topic_id: int) -> Response:
+    form = MoveTopicForm()
+    form.meeting_id.choices = [SelectChoice(str(m.id)) for m in meeting_services.upcoming_meetings()]
+    if not form.validate_on_submit():
+        flash("Choose an upcoming session to move the topic to.", "error")
+        return htmx.redirect_to(url_for("topics.show", topic_id=topic_id))
+    meeting = meeting_services.get_meeting(form.meeting_id.data)
+    return organizer_topic_action(topic_id, lambda t: services.move_topic(t, current_user, meeting))
