@@ -104,7 +104,7 @@ def schedule_ahead() -> None:
     from thinknet.topics.services import roll_over_past
 
     series = active_series()
-    created = schedule(series, date.today()) if series else []
+    created = schedule(series) if series else []
     rolled = roll_over_past()
     db.session.commit()
     if series is None:

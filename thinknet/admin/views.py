@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from datetime import date, time
+from datetime import time
 
 from flask import Blueprint, Response, abort, flash, request, url_for
 from flask_login import current_user
@@ -169,7 +169,7 @@ def series() -> Response:
             timezone=form.timezone.data, venue_name=form.venue_name.data, venue_address=form.venue_address.data or "",
             seat_limit=form.seat_limit.data,
         )
-        _, created = meeting_services.save_series(current_user, values, date.today())
+        _, created = meeting_services.save_series(current_user, values)
         db.session.commit()
         flash(f"The weekly series is saved; {len(created)} new session{'s' if len(created) != 1 else ''} scheduled.",
               "success")

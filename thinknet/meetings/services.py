@@ -53,19 +53,22 @@ def active_series() -> Series | None:
     return db.session.scalar(select(Series).where(Series.active.is_(True)).order_by(Series.id))
 
 
-def schedule_ahead(series: Series, today: date, weeks: int = WEEKS_AHEAD) -> list[Meeting]:
-    """Creates the series' missing sessions for the coming weeks; moved or cancelled weeks stay as they are."""
-    days = series_days(series, today, weeks)
+def schedule_ahead(series: Series, today: date | None = None, weeks: int = WEEKS_AHEAD) -> list[Meeting]:
+    """Creates the series' missing sessions among its next ``weeks`` upcoming ones; moved or cancelled weeks stay
+    as they are."""
+    now = utcnow()
+    today = today or now.astimezone(ZoneInfo(series.timezone)).date()
+    # Today's session may already have started: then the eighth week ahead is one further out.
+    days = [day for day in series_days(series, today, weeks + 1) if series_times(series, day)[0] > now][:weeks]
     existing = set(
         db.session.scalars(
             select(Meeting.series_date).where(Meeting.series_id == series.id, Meeting.series_date.in_(days))
         )
     )
-    now = utcnow()
     created = []
     for day in days:
         starts_at, ends_at = series_times(series, day)
-        if day in existing or starts_at <= now:
+        if day in existing:
             continue
         meeting = Meeting(
             series_id=series.id, series_date=day, starts_at=starts_at, ends_at=ends_at,
@@ -106,7 +109,7 @@ class SeriesValues:
     seat_limit: int | None
 
 
-def save_series(organizer: Member, values: SeriesValues, today: date) -> tuple[Series, list[Meeting]]:
+def save_series(organizer: Member, values: SeriesValues, today: date | None = None) -> tuple[Series, list[Meeting]]:
     """Sets up or changes the weekly series and schedules the weeks ahead at once.
 
     Upcoming sessions that still follow the old pattern take the new one; a week moved or relocated on its own
@@ -309,18 +312,20 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     else:
         rsvp.answer, rsvp.answered_at, rsvp.from_standing = answer, now, False
     if answer == RsvpAnswer.YES:
-        rsvp.waitlisted = meeting.seat_limit is not None and confirmed_count(meeting) >= meeting.seat_limit
+        others = confirmed_count(meeting, excluding=member)
+        rsvp.waitlisted = meeting.seat_limit is not None and others >= meeting.seat_limit
     else:
         rsvp.waitlisted = False
     db.session.flush()
     return RsvpChange(rsvp, _fill_seats(meeting))
 
 
-def confirmed_count(meeting: Meeting) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Rsvp)
-        .where(Rsvp.meeting_id == meeting.id, Rsvp.answer == RsvpAnswer.YES, Rsvp.waitlisted.is_(False))
-    ) or 0
+def confirmed_count(meeting: Meeting, excluding: Member | None = None) -> int:
+    statement = select(func.count()).select_from(Rsvp).where(
+        Rsvp.meeting_id == meeting.id, Rsvp.answer == RsvpAnswer.YES, Rsvp.waitlisted.is_(False))
+    if excluding is not None:
+        statement = statement.where(Rsvp.member_id != excluding.id)
+    return db.session.scalar(statement) or 0
 
 
 def _fill_seats(meeting: Meeting) -> list[Member]:
@@ -387,7 +392,11 @@ class RsvpState:
     waitlist_position: int | None
     cutoff: datetime
     can_change: bool
-    can_say_yes: bool
+    past_cutoff: bool
+
+    @property
+    def can_say_yes(self) -> bool:
+        return self.can_change and (not self.past_cutoff or self.answer == RsvpAnswer.YES)
 
     @property
     def closed_message(self) -> str | None:
@@ -395,7 +404,7 @@ class RsvpState:
             return "This session is cancelled."
         if not self.can_change:
             return "This session has started; answers are closed."
-        if not self.can_say_yes:
+        if self.past_cutoff:
             return "RSVPs have closed. You can still tell us if you cannot come."
         return None
 
@@ -405,10 +414,9 @@ def rsvp_state(meeting: Meeting, member: Member, seen: Turnout, now: datetime | 
     rsvp = seen.answer_of(member)
     answer = rsvp.answer if rsvp else None
     cutoff = rsvp_cutoff(meeting)
-    can_change = not meeting.is_cancelled and now < meeting.starts_at
     return RsvpState(
         meeting=meeting, answer=answer, waitlist_position=seen.waitlist_position(member), cutoff=cutoff,
-        can_change=can_change, can_say_yes=can_change and (now < cutoff or answer == RsvpAnswer.YES),
+        can_change=not meeting.is_cancelled and now < meeting.starts_at, past_cutoff=now >= cutoff,
     )
 
 

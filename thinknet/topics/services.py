@@ -198,8 +198,7 @@ def roll_over(meeting: Meeting) -> int:
         update(Topic)
         .where(Topic.meeting_id == meeting.id, Topic.state == TopicState.ON_AGENDA)
         .values(meeting_id=target.id if target else None,
-                state=TopicState.ON_AGENDA if target else TopicState.OPEN, pinned=False),
-        execution_options={"synchronize_session": False},
+                state=TopicState.ON_AGENDA if target else TopicState.OPEN, pinned=False)
     ).rowcount
     db.session.flush()
     return moved
