@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from thinknet.audit import record
 from thinknet.auth.services import find_member_by_email, hash_password, start_sign_in
@@ -281,7 +282,8 @@ def redeem_invitation(
 def invitations_for(sponsor: Member) -> list[Invitation]:
     return list(
         db.session.scalars(
-            select(Invitation).where(Invitation.sponsor_id == sponsor.id).order_by(Invitation.created_at.desc())
+            select(Invitation).options(joinedload(Invitation.member))
+            .where(Invitation.sponsor_id == sponsor.id).order_by(Invitation.created_at.desc())
         )
     )
 

@@ -52,7 +52,7 @@ def _views(statement: Select, viewer: Member) -> list[TopicView]:
     rows = db.session.execute(
         statement.add_columns(func.coalesce(vote_counts.c.votes, 0), voted)
         .outerjoin(vote_counts, vote_counts.c.topic_id == Topic.id)
-        .options(joinedload(Topic.author))
+        .options(joinedload(Topic.author), joinedload(Topic.meeting))
     ).all()
     return [
         TopicView(topic, votes, bool(has_voted), topic.author_id == viewer.id,
