@@ -10,7 +10,8 @@ from thinknet.extensions import db
 from thinknet.models import SignIn
 
 # The whole allow-list. A new public endpoint must be added here on purpose.
-PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.healthz", "join.landing"}
+PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.healthz", "join.landing",
+          "calendar.subscription"}
 
 
 def example_url(app, rule) -> str:

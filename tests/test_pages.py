@@ -13,7 +13,7 @@ from thinknet.meetings.services import next_meeting
 from thinknet.models import Meeting, Member, utcnow
 from thinknet.topics.services import post_topic
 
-SKIP = {"static", "auth.reset_password", "join.landing"}  # need a secret token; covered in their own tests
+SKIP = {"static", "auth.reset_password", "join.landing", "calendar.subscription"}  # secret tokens: own tests
 
 
 @pytest.fixture

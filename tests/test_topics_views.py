@@ -148,7 +148,8 @@ def crawl(app, client, ids):
     texts = {}
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint in {"static", "auth.reset_password", "join.landing",
-                                                         "auth.login", "auth.forgot_password"}:
+                                                         "auth.login", "auth.forgot_password",
+                                                         "calendar.subscription"}:
             continue
         path = rule.rule
         for name, value in ids.items():

@@ -39,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.main.views import bp as main_bp
     from thinknet.me.views import bp as me_bp
     from thinknet.meetings.views import bp as meetings_bp
+    from thinknet.meetings.views import calendar_bp
     from thinknet.topics.views import bp as topics_bp
     from thinknet.members.views import bp as members_bp
 
@@ -73,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(members_bp)
     app.register_blueprint(me_bp)
     app.register_blueprint(meetings_bp)
+    app.register_blueprint(calendar_bp)
     app.register_blueprint(topics_bp)
     cli.init_app(app)
 

@@ -114,7 +114,24 @@ def schedule_ahead() -> None:
     click.echo(f"Rolled {rolled} undiscussed topic(s) over to the next session.")
 
 
+@click.command("send-reminders")
+@with_appcontext
+def send_reminders() -> None:
+    """Sends what is due: cut-off headcounts, lapse nudges, invites left unsent (cron, every few minutes)."""
+    from thinknet import mail
+    from thinknet.meetings.invites import retry_pending
+    from thinknet.meetings.reminders import send_cutoff_headcounts, send_lapse_nudges
+
+    with mail.links_context(current_app._get_current_object()):
+        headcounts = send_cutoff_headcounts()
+        nudges = send_lapse_nudges()
+        sent, failed = retry_pending()
+    click.echo(f"Headcounts sent for {headcounts} session(s); {nudges} lapse nudge(s); "
+               f"{sent} invite(s) sent late, {failed} failed.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_organizer)
     app.cli.add_command(demo)
     app.cli.add_command(schedule_ahead)
+    app.cli.add_command(send_reminders)

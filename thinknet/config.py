@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_SECONDS": 30,
     "MAIL_BACKEND": "file",
     "MAIL_DEFAULT_SENDER": "thinknet <no-reply@localhost>",
+    "MAIL_TIMEOUT": 10,
+    # Bulk invites are sent after the response, in a background thread.
+    "MAIL_IN_BACKGROUND": True,
+    # The site's address, for links in messages sent with no request behind them (cron).
+    "BASE_URL": "http://127.0.0.1:5000",
     "PASSWORD_RESET_MAX_AGE": timedelta(hours=1),
     # argon2id parameters (argon2-cffi's defaults: RFC 9106 low-memory profile).
     "PASSWORD_HASH_TIME_COST": 3,

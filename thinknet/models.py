@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -124,7 +125,9 @@ class Member(UserMixin, db.Model):
     # None means "ask me each week".
     standing_rsvp: Mapped[RsvpAnswer | None] = mapped_column(_enum(RsvpAnswer))
     wants_calendar_invites: Mapped[bool] = mapped_column(Boolean, default=True)
-    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    wants_calendar_feed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Part of the feed link's HMAC: raising it retires every link handed out before.
+    calendar_feed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lapse_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -288,15 +291,48 @@ class Meeting(db.Model):
     calendar_uid: Mapped[str] = mapped_column(String(100), unique=True, default=new_calendar_uid)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     invites_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The SEQUENCE the last invites carried; below `sequence`, calendars hold an outdated copy.
+    invites_sent_sequence: Mapped[int | None] = mapped_column(Integer)
     headcount_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Any change to the row: calendars' DTSTAMP and the feed's Last-Modified.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     series: Mapped[Series | None] = relationship()
 
     @property
+    def invites_outdated(self) -> bool:
+        return self.invites_sent_sequence is not None and self.invites_sent_sequence < self.sequence
+
+    @property
     def is_cancelled(self) -> bool:
         return self.state == MeetingState.CANCELLED
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class InviteDelivery(db.Model):
+    """One calendar invite (request or cancel) to one member: queued, then sent or failed with its error."""
+
+    __tablename__ = "invite_delivery"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    sequence: Mapped[int] = mapped_column(Integer)
+    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState), default=DeliveryState.PENDING, index=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    meeting: Mapped[Meeting] = relationship()
+    member: Mapped[Member] = relationship()
 
 
 class Rsvp(db.Model):

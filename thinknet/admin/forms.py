@@ -72,3 +72,7 @@ class MeetingForm(FlaskForm):
     venue_address = StringField("Address", validators=[Optional(), Length(max=250)])
     seat_limit = IntegerField("Seats (leave empty for no limit)", validators=[
         Optional(), NumberRange(1, 500, "Enter a number of seats from 1 to 500, or leave it empty.")])
+
+
+class InviteWeeksForm(FlaskForm):
+    weeks = _whole("Weeks ahead", 1, 8)

@@ -5,15 +5,16 @@ from collections.abc import Callable
 
 from datetime import time
 
-from flask import Blueprint, Response, abort, flash, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 from flask_login import current_user
 
 from thinknet import htmx, mail
 from thinknet.admin import services
-from thinknet.admin.forms import ApproveForm, MeetingForm, ReasonForm, SeriesForm, SettingsForm
+from thinknet.admin.forms import ApproveForm, InviteWeeksForm, MeetingForm, ReasonForm, SeriesForm, SettingsForm
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.invitations.views import send_invitation_email
+from thinknet.meetings import invites
 from thinknet.meetings import services as meeting_services
 from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
@@ -186,7 +187,8 @@ def _meeting_values(form: MeetingForm) -> meeting_services.MeetingValues:
 
 def render_meetings(form: MeetingForm, status: int = 200) -> Response:
     return htmx.render("admin/meetings.html", meetings=meeting_services.upcoming_meetings(),
-                       series=meeting_services.active_series(), form=form, status=status)
+                       series=meeting_services.active_series(), form=form, status=status,
+                       invite_form=InviteWeeksForm(formdata=None, weeks=4))
 
 
 @bp.route("/meetings", methods=["GET", "POST"])
@@ -229,7 +231,14 @@ def prefilled_meeting_form(meeting: Meeting) -> MeetingForm:
 
 
 def render_meeting(meeting: Meeting, form: MeetingForm, cancel_form: ReasonForm, status: int = 200) -> Response:
-    return htmx.render("admin/meeting.html", meeting=meeting, form=form, cancel_form=cancel_form, status=status)
+    return htmx.render("admin/meeting.html", meeting=meeting, form=form, cancel_form=cancel_form, status=status,
+                       report=invites.delivery_report(meeting) if meeting.invites_sent_at else None)
+
+
+def send_invites(deliveries: list) -> None:
+    """Sends after the response: a page never waits on a mail server."""
+    invites_ids = [delivery.id for delivery in deliveries]
+    mail.run_in_background(current_app._get_current_object(), invites.deliver, invites_ids)
 
 
 @bp.route("/meetings/<int:meeting_id>", methods=["GET", "POST"])
@@ -245,6 +254,10 @@ def meeting(meeting_id: int) -> Response:
         else:
             db.session.commit()
             tell_promoted(meeting, promoted)
+            if meeting.invites_outdated:
+                flash("The session is saved. Its invites went out before this change: send the update so "
+                      "calendars follow.", "info")
+                return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id) + "#invites")
             flash("The session is saved.", "success")
             return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id))
     return render_meeting(meeting, form, ReasonForm(formdata=None), 422 if form.errors else 200)
@@ -262,7 +275,40 @@ def cancel_meeting(meeting_id: int) -> Response:
             form.form_errors.append(str(refused))
         else:
             topic_services.roll_over(meeting)
+            cancellations = invites.queue_cancellations(meeting) if meeting.invites_sent_at else []
             db.session.commit()
-            flash("The session is cancelled; its topics move to the next session.", "success")
+            send_invites(cancellations)
+            flash("The session is cancelled; its topics move to the next session"
+                  + (f", and {len(cancellations)} calendar cancellations are on their way." if cancellations else "."),
+                  "success")
             return htmx.redirect_to(url_for("admin.meetings"))
     return render_meeting(meeting, prefilled_meeting_form(meeting), form, 422)
+
+
+@bp.route("/meetings/<int:meeting_id>/invites", methods=["POST"])
+def send_meeting_invites(meeting_id: int) -> Response:
+    meeting = _meeting_or_404(meeting_id)
+    if meeting.starts_at <= meeting_services.utcnow():
+        flash("This session has already started.", "error")
+        return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
+    deliveries = invites.queue_invites([meeting])
+    db.session.commit()
+    send_invites(deliveries)
+    flash(f"Sending {'the update' if meeting.sequence else 'invites'} to {len(deliveries)} "
+          f"member{'s' if len(deliveries) != 1 else ''}.", "success")
+    return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id) + "#invites")
+
+
+@bp.route("/invites", methods=["POST"])
+def send_upcoming_invites() -> Response:
+    form = InviteWeeksForm()
+    if not form.validate_on_submit():
+        flash("Choose from 1 to 8 weeks.", "error")
+        return htmx.redirect_to(url_for("admin.meetings"))
+    meetings = invites.upcoming_for_invites(form.weeks.data)
+    deliveries = invites.queue_invites(meetings)
+    db.session.commit()
+    send_invites(deliveries)
+    flash(f"Sending invites for {len(meetings)} session{'s' if len(meetings) != 1 else ''} "
+          f"({len(deliveries)} messages).", "success")
+    return htmx.redirect_to(url_for("admin.meetings"))

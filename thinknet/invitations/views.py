@@ -112,6 +112,8 @@ def landing(token: str) -> Response:
                 "used", "This invitation has already been used to join. If that was you, sign in.", invitation))
         session.clear()
         login_user(member)
+        mail.send(member.email, f"Welcome to {group_settings().group_name}", "welcome", member=member,
+                  sponsor=invitation.sponsor, link=url_for("main.dashboard", _external=True))
         flash(f"Welcome to {group_settings().group_name}, {member.name}! "
               f"{invitation.sponsor.name} will be glad to see you at the next breakfast.", "success")
         return htmx.redirect_to(url_for("main.dashboard"))

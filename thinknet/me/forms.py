@@ -35,3 +35,8 @@ class LeaveForm(FlaskForm):
 class StandingAnswerForm(FlaskForm):
     standing = RadioField("Your usual answer", choices=[SelectChoice("yes", "I usually come"), SelectChoice("ask", "Ask me each week")],
                           validators=[DataRequired("Choose one.")])
+
+
+class CalendarChoiceForm(FlaskForm):
+    invites = BooleanField("Email me an invite for each session")
+    feed = BooleanField("Keep my private calendar feed on")

@@ -9,7 +9,8 @@ from flask_login import current_user, logout_user
 from thinknet import htmx
 from thinknet.auth import services as auth_services
 from thinknet.extensions import db
-from thinknet.me.forms import LeaveForm, PasswordForm, ProfileForm, StandingAnswerForm
+from thinknet.me.forms import CalendarChoiceForm, LeaveForm, PasswordForm, ProfileForm, StandingAnswerForm
+from thinknet.meetings import feed
 from thinknet.meetings import services as meeting_services
 from thinknet.models import RsvpAnswer
 from thinknet.members import services as member_services
@@ -21,6 +22,11 @@ def render_page(status: int = 200, **forms: Any) -> Response:
     forms.setdefault("profile_form", ProfileForm(obj=current_user, formdata=None))
     forms.setdefault("password_form", PasswordForm(formdata=None))
     forms.setdefault("leave_form", LeaveForm(formdata=None))
+    forms.setdefault("calendar_form", CalendarChoiceForm(
+        formdata=None, invites=current_user.wants_calendar_invites, feed=current_user.wants_calendar_feed))
+    feed_url = url_for("calendar.subscription", token=feed.feed_token(current_user), _external=True)
+    forms["feed_url"] = feed_url
+    forms["webcal_url"] = "webcal://" + feed_url.split("://", 1)[1]
     forms.setdefault("standing_form", StandingAnswerForm(
         formdata=None, standing="yes" if current_user.standing_rsvp == RsvpAnswer.YES else "ask"))
     return htmx.render("me/index.html", status=status, **forms)
@@ -85,3 +91,22 @@ def standing() -> Response:
                   f"session{'s' if answered != 1 else ''}. Change any week on its page.", "success")
         return htmx.redirect_to(url_for("me.index"))
     return render_page(422, standing_form=form)
+
+
+@bp.route("/calendar", methods=["POST"])
+def calendar_choice() -> Response:
+    form = CalendarChoiceForm()
+    if form.validate_on_submit():
+        current_user.wants_calendar_invites = form.invites.data
+        current_user.wants_calendar_feed = form.feed.data
+        db.session.commit()
+        flash("Your calendar choices are saved.", "success")
+    return htmx.redirect_to(url_for("me.index") + "#calendar")
+
+
+@bp.route("/calendar/reset", methods=["POST"])
+def reset_calendar_link() -> Response:
+    feed.reset_feed(current_user)
+    db.session.commit()
+    flash("Your calendar link is new: the old one no longer works. Subscribe again with the link below.", "success")
+    return htmx.redirect_to(url_for("me.index") + "#calendar")

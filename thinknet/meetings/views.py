@@ -3,18 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, make_response, render_template, request, url_for
 from flask_login import current_user
 
-from thinknet import htmx, mail
-from thinknet.access import organizers_only, safe_next_url
+from thinknet import calendar, htmx, mail
+from thinknet.access import organizers_only, public, safe_next_url
 from thinknet.extensions import db
-from thinknet.meetings import services
+from thinknet.meetings import feed, invites, services
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
 from thinknet.models import Meeting, Member, RsvpAnswer
 from thinknet.topics import services as topic_services
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
+calendar_bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
 
 def meeting_or_404(meeting_id: int) -> Meeting:
@@ -160,3 +161,38 @@ def close_agenda(meeting_id: int) -> Response:
     db.session.commit()
     flash(f"{moved} undiscussed topic{'s' if moved != 1 else ''} moved to the next session.", "success")
     return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#agenda")
+
+
+@bp.route("/<int:meeting_id>.ics")
+def download(meeting_id: int) -> Response:
+    """The session as a file to save into a calendar (no METHOD, no attendees)."""
+    meeting = meeting_or_404(meeting_id)
+    ics = calendar.download(meeting, invites.group_identity(), invites.meeting_url(meeting),
+                            invites.top_topic_titles(meeting, current_user))
+    response = make_response(ics)
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="breakfast-{meeting.starts_at:%Y-%m-%d}.ics"'
+    return response
+
+
+@calendar_bp.route("/<token>.ics")
+@public
+def subscription(token: str) -> Response:
+    """A member's private feed. Unchanged since the client's copy: 304, without building the calendar."""
+    member = feed.member_for_token(token)
+    if member is None:
+        abort(404)
+    version = feed.feed_version(member, request.host_url)
+    if version.etag in request.if_none_match or (
+            not request.if_none_match and request.if_modified_since
+            and version.last_modified <= request.if_modified_since):
+        response = make_response("", 304)
+    else:
+        meetings = feed.feed_meetings()
+        response = make_response(calendar.feed(meetings, invites.group_identity(),
+                                               {m.id: invites.meeting_url(m) for m in meetings}))
+        response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.set_etag(version.etag)
+    response.last_modified = version.last_modified
+    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    return response

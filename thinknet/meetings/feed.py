@@ -1,0 +1,78 @@
+"""A member's private calendar feed: the link's token, the meetings it covers, and its cache validator."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from thinknet.extensions import db
+from thinknet.models import Meeting, Member, MemberStatus, Settings, utcnow
+
+WEEKS_BACK = 4
+WEEKS_AHEAD = 8
+MAC_BYTES = 20  # 160 bits
+
+
+def _key() -> bytes:
+    # A key of its own, derived from the app's secret: the database alone never yields a working link.
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), b"thinknet calendar feed", hashlib.sha256).digest()
+
+
+def _mac(member_id: int, version: int) -> str:
+    digest = hmac.new(_key(), f"{member_id}:{version}".encode(), hashlib.sha256).digest()[:MAC_BYTES]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def feed_token(member: Member) -> str:
+    return f"{member.id}-{_mac(member.id, member.calendar_feed_version)}"
+
+
+def member_for_token(token: str) -> Member | None:
+    """The member a feed link belongs to, if the link is current and the member active with the feed on."""
+    member_id, _, mac = token.partition("-")
+    if not member_id.isdigit() or not mac:
+        return None
+    member = db.session.get(Member, int(member_id))
+    if member is None or member.status != MemberStatus.ACTIVE or not member.wants_calendar_feed:
+        return None
+    if not hmac.compare_digest(mac, _mac(member.id, member.calendar_feed_version)):
+        return None
+    return member
+
+
+def reset_feed(member: Member) -> None:
+    """A new link; the old one answers 404 from now on."""
+    member.calendar_feed_version += 1
+    db.session.flush()
+
+
+def _window(now: datetime) -> tuple:
+    return Meeting.starts_at >= now - timedelta(weeks=WEEKS_BACK), Meeting.starts_at <= now + timedelta(weeks=WEEKS_AHEAD)
+
+
+def feed_meetings(now: datetime | None = None) -> list[Meeting]:
+    """Four weeks back to eight ahead, cancelled ones included."""
+    return list(db.session.scalars(select(Meeting).where(*_window(now or utcnow())).order_by(Meeting.starts_at)))
+
+
+@dataclass(frozen=True)
+class FeedVersion:
+    etag: str
+    last_modified: datetime
+
+
+def feed_version(member: Member, base_url: str, now: datetime | None = None) -> FeedVersion:
+    """What the feed's bytes depend on, from one aggregate query: a conditional request is answered without
+    building the calendar."""
+    count, last_change, id_sum = db.session.execute(
+        select(func.count(), func.max(Meeting.updated_at), func.sum(Meeting.id)).where(*_window(now or utcnow()))
+    ).one()
+    settings = Settings.get()
+    last_change = max(filter(None, [last_change, settings.updated_at]))
+    fingerprint = f"{member.id}:{member.calendar_feed_version}:{count}:{id_sum}:{last_change.isoformat()}:{base_url}"
+    return FeedVersion(hashlib.sha256(fingerprint.encode()).hexdigest()[:32], last_change.replace(microsecond=0))
