@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy import insert, text
 
 from servers import PostgresCluster, SmtpServer, free_port
-from thinknet import create_app
+from thinknet import create_app, mail
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
 from thinknet.models import SETTINGS_ID, Member, MemberStatus, Role, Settings
@@ -109,6 +109,7 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
         return app
 
     yield build
+    mail.wait_for_background()  # nothing may still be writing when the database is emptied
     for app in apps:
         with app.app_context():
             db.session.remove()

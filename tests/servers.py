@@ -1,12 +1,14 @@
 """Real servers for the tests: a throwaway PostgreSQL cluster and an SMTP server that keeps what it receives."""
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -85,8 +87,22 @@ class ReceivedMail:
 @dataclass
 class _Collector:
     received: list[ReceivedMail] = field(default_factory=list)
+    # Recipients refused as unknown, the way a real server bounces a bad address.
+    refuse: set[str] = field(default_factory=set)
+    # Cleared, it holds every message until set again: a slow mail server.
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 30)
         self.received.append(
             ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
         )
@@ -105,8 +121,17 @@ class SmtpServer:
     def received(self) -> list[ReceivedMail]:
         return self._collector.received
 
+    @property
+    def refuse(self) -> set[str]:
+        return self._collector.refuse
+
+    @property
+    def gate(self) -> threading.Event:
+        return self._collector.gate
+
     def start(self) -> None:
         self._controller.start()
 
     def stop(self) -> None:
+        self._collector.gate.set()
         self._controller.stop()

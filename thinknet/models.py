@@ -312,6 +312,7 @@ class Meeting(db.Model):
 
 class DeliveryState(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
 

@@ -28,7 +28,7 @@ from thinknet.templating import format_when
 AGENDA_IN_INVITE = 3
 # A delivery claimed this long ago and never finished (its process died) is tried again.
 STUCK_AFTER = timedelta(minutes=15)
-SENDING = "sending"
+SENDING = DeliveryState.SENDING
 
 
 def group_identity(organizer_name: str | None = None) -> calendar.GroupIdentity:
