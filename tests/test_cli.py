@@ -60,7 +60,7 @@ def test_create_organizer_refuses_a_taken_email_and_a_short_password(app, runner
     assert "already belongs to a member" in taken.output
     short = runner.invoke(args=["create-organizer", "--email", "new@example.org", "--name", "X", "--password", "short"])
     assert short.exit_code != 0
-    assert "use between 8 and 128 characters" in short.output
+    assert "Use between 8 and 128 characters" in short.output
 
 
 def test_demo_builds_a_believable_network(app, runner):

@@ -28,7 +28,7 @@ def default_instance_path() -> str | None:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app factory; ``config`` overrides the configuration entirely (tests use it)."""
-    from thinknet import access, cli, database, errors, htmx
+    from thinknet import access, cli, database, errors, htmx, security
     from thinknet.admin.views import bp as admin_bp
     from thinknet.auth.views import bp as auth_bp
     from thinknet.config import load_config
@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, config)
+    security.init_app(app)
 
     db.init_app(app)
     database.configure_engines(app)

@@ -9,7 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from thinknet.auth.services import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from thinknet.auth.services import password_problem
 from thinknet.extensions import db
 from thinknet.models import Role
 
@@ -37,8 +37,9 @@ def _check_email(value: str) -> str:
 
 
 def _check_password(value: str) -> str:
-    if not PASSWORD_MIN_LENGTH <= len(value) <= PASSWORD_MAX_LENGTH:
-        raise click.BadParameter(f"use between {PASSWORD_MIN_LENGTH} and {PASSWORD_MAX_LENGTH} characters")
+    problem = password_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
     return value
 
 

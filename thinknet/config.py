@@ -12,6 +12,9 @@ from typing import Any
 from flask import Flask
 
 DEFAULTS: dict[str, Any] = {
+    # None: decided from BASE_URL (Secure unless the site itself is plain http).
+    "SESSION_COOKIE_SECURE": None,
+    "REMEMBER_COOKIE_SECURE": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
@@ -56,6 +59,11 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config["MAIL_BACKEND"] = "smtp"
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(instance)
+    # Cookies only over https, unless the site itself is plain http (local development).
+    secure = not app.config["BASE_URL"].startswith("http://")
+    for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config[key] is None:
+            app.config[key] = secure
 
 
 def _explicit(app: Flask, overrides: Mapping[str, Any] | None, key: str) -> bool:

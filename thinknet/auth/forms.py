@@ -3,23 +3,19 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation
 
-from thinknet.auth.services import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from thinknet.auth.services import password_problem
+
+
+def acceptable_password(form: FlaskForm, field: PasswordField) -> None:
+    problem = password_problem(field.data or "")
+    if problem:
+        raise StopValidation(problem)
 
 
 def new_password_field(label: str = "New password") -> PasswordField:
-    return PasswordField(
-        label,
-        validators=[
-            DataRequired("Choose a password."),
-            Length(
-                min=PASSWORD_MIN_LENGTH,
-                max=PASSWORD_MAX_LENGTH,
-                message=f"Use between {PASSWORD_MIN_LENGTH} and {PASSWORD_MAX_LENGTH} characters.",
-            ),
-        ],
-    )
+    return PasswordField(label, validators=[DataRequired("Choose a password."), acceptable_password])
 
 
 def email_field(label: str = "Email", required: str = "Enter your email address.") -> EmailField:

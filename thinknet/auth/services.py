@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -15,6 +16,22 @@ from thinknet.tokens import hash_token, new_token, token_matches
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password cannot be used, or None. Length and commonness only: no composition rules."""
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        return f"Use between {PASSWORD_MIN_LENGTH} and {PASSWORD_MAX_LENGTH} characters."
+    if password.lower() in common_passwords():
+        return "That password is one of the most common ones; choose something less guessable."
+    return None
 
 
 class SignInRefused(Exception):

@@ -43,7 +43,10 @@ def logout() -> Response:
     session.clear()
     logout_user()
     flash("You are signed out.", "info")
-    return htmx.redirect_to(url_for("auth.login"))
+    response = htmx.redirect_to(url_for("auth.login"))
+    # The browser drops what it cached of member pages; the session cookie is already replaced.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

@@ -110,3 +110,12 @@ def reset_calendar_link() -> Response:
     db.session.commit()
     flash("Your calendar link is new: the old one no longer works. Subscribe again with the link below.", "success")
     return htmx.redirect_to(url_for("me.index") + "#calendar")
+
+
+@bp.route("/sign-out-everywhere", methods=["POST"])
+def sign_out_everywhere() -> Response:
+    """Ends every other sign-in of this member (a lost phone, a shared computer); this one stays."""
+    auth_services.end_all_sign_ins(current_user, except_token=current_user.sign_in_token)
+    db.session.commit()
+    flash("You are signed out on every other device.", "success")
+    return htmx.redirect_to(url_for("me.index"))

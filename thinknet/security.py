@@ -1,0 +1,86 @@
+"""Response headers every page gets, the start-up check of SECRET_KEY, and keeping secrets out of logs."""
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, Response, request
+from flask_login import current_user
+
+# No inline script or style anywhere: htmx is configured by a meta tag, its indicator styles live in our CSS.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "object-src 'none'",
+])
+
+WEAK_KEYS = {"dev", "development", "secret", "changeme", "change-me", "test", "key", "password", "thinknet"}
+MIN_KEY_LENGTH = 32
+
+# Paths whose last part is a secret: join links, reset links, calendar feeds.
+SECRET_PATHS = re.compile(r"(/join/|/password/reset/|/calendar/)[^\s/?\"'.]+")
+
+
+class InsecureSecretKey(RuntimeError):
+    pass
+
+
+def check_secret_key(app: Flask) -> None:
+    """Outside tests, a missing, short or well-known SECRET_KEY stops start-up with a clear message."""
+    if app.config.get("TESTING"):
+        return
+    key = app.config.get("SECRET_KEY") or ""
+    if len(key) < MIN_KEY_LENGTH or key.lower() in WEAK_KEYS:
+        raise InsecureSecretKey(
+            f"SECRET_KEY is missing or weak (it must be at least {MIN_KEY_LENGTH} random characters). "
+            "Remove it to have one generated into the instance folder, or set THINKNET_SECRET_KEY to the "
+            "output of: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+
+
+def redact(text: str) -> str:
+    return SECRET_PATHS.sub(lambda m: m.group(1) + "[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites log records so that join, reset and feed tokens never reach a log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+REDACTED_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "thinknet")
+
+
+def init_app(app: Flask) -> None:
+    check_secret_key(app)
+    secret_filter = RedactSecrets()
+    for name in (*REDACTED_LOGGERS, app.logger.name):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(secret_filter)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        # Nothing a member sees may be kept by a shared cache or the browser's back-forward cache.
+        if current_user.is_authenticated and "Cache-Control" not in headers:
+            headers["Cache-Control"] = "no-store"
+        return response
