@@ -39,7 +39,7 @@ def topic(author: Member, title: str, meeting: Meeting | None = None, age_hours:
 
 def vote(t: Topic, *voters: Member) -> None:
     for voter in voters:
-        services.toggle_vote(t, voter)
+        services.set_vote(t, voter, True)
 
 
 @pytest.fixture
@@ -62,16 +62,17 @@ def test_the_agenda_is_ordered_pinned_then_votes_then_age(people):
     assert [v.votes for v in services.agenda(meeting, a)] == [0, 3, 2, 2]
 
 
-def test_me_too_toggles_one_vote_per_member_and_not_on_your_own_topic(people):
+def test_me_too_is_one_vote_per_member_given_or_taken_back_and_not_on_your_own_topic(people):
     a, b, *_ = people
     t = topic(a, "Hiring")
-    assert services.toggle_vote(t, b) is True
+    assert services.set_vote(t, b, True) is True
+    assert services.set_vote(t, b, True) is True  # the same tap again changes nothing
     view = services.topic_view(t, b)
     assert (view.votes, view.voted) == (1, True)
-    assert services.toggle_vote(t, b) is False
+    assert services.set_vote(t, b, False) is False
     assert services.topic_view(t, b).votes == 0
     with pytest.raises(services.TopicRefused, match="your own topic"):
-        services.toggle_vote(t, a)
+        services.set_vote(t, a, True)
 
 
 def test_only_the_author_edits_or_withdraws(people):
@@ -85,7 +86,7 @@ def test_only_the_author_edits_or_withdraws(people):
     assert t.state == TopicState.WITHDRAWN
     assert services.open_topics(b) == []
     with pytest.raises(services.TopicRefused, match="no longer open"):
-        services.toggle_vote(t, b)
+        services.set_vote(t, b, True)
 
 
 def test_an_anonymous_authors_identity_reaches_nobody_but_the_author(people):

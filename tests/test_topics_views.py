@@ -59,13 +59,14 @@ def test_me_too_toggles_in_place_with_htmx(app, client, login, member, make_memb
     topic_id = only_topic(app).id
     login(member)
     headers = {"HX-Request": "true", "X-CSRFToken": csrf_token(client, "/topics/")}
-    response = client.post(f"/topics/{topic_id}/vote", headers=headers)
+    assert 'name="vote" value="on" aria-pressed="false"' in client.get("/topics/").get_data(as_text=True)
+    response = client.post(f"/topics/{topic_id}/vote", data={"vote": "on"}, headers=headers)
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert body.startswith(f'<form class="vote" id="vote-{topic_id}"')
-    assert 'aria-pressed="true"' in body and '<span class="vote-count">1</span>' in body
+    assert 'name="vote" value="off" aria-pressed="true"' in body and '<span class="vote-count">1</span>' in body
     assert "topic-voted" in response.headers["HX-Trigger"]
-    body = client.post(f"/topics/{topic_id}/vote", headers=headers).get_data(as_text=True)
+    body = client.post(f"/topics/{topic_id}/vote", data={"vote": "off"}, headers=headers).get_data(as_text=True)
     assert 'aria-pressed="false"' in body and '<span class="vote-count">0</span>' in body
 
 
@@ -77,7 +78,7 @@ def test_me_too_works_without_javascript(app, client, login, member, make_member
     topic_id = only_topic(app).id
     login(member)
     response = client.post(f"/topics/{topic_id}/vote", data={"csrf_token": csrf_token(client, "/topics/"),
-                                                             "next": "/topics/"})
+                                                             "vote": "on", "next": "/topics/"})
     assert response.status_code == 303 and response.headers["Location"] == "/topics/"
     with app.app_context():
         assert db.session.scalar(select(Vote.member_id)) == member.id

@@ -483,13 +483,14 @@ class Settings(db.Model):
         """
         settings = db.session.get(cls, SETTINGS_ID, with_for_update=for_update or None)
         if settings is None:
-            db.session.execute(_insert_ignoring_conflict(cls.__table__, {"id": SETTINGS_ID}))
+            db.session.execute(insert_ignoring_conflict(cls.__table__, {"id": SETTINGS_ID}))
             settings = db.session.get(cls, SETTINGS_ID, with_for_update=for_update or None)
         assert settings is not None
         return settings
 
 
-def _insert_ignoring_conflict(table: Any, values: dict[str, Any]) -> Any:
+def insert_ignoring_conflict(table: Any, values: dict[str, Any]) -> Any:
+    """INSERT that does nothing when a unique constraint already holds the row (races settle quietly)."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert

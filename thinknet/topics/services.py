@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy import Select, and_, delete, exists, func, select, update
 from sqlalchemy.orm import joinedload
 
 from thinknet.audit import record
 from thinknet.extensions import db
-from thinknet.models import Meeting, MeetingState, Member, Topic, TopicState, Vote, utcnow
+from thinknet.models import Meeting, MeetingState, Member, Topic, TopicState, Vote, insert_ignoring_conflict, utcnow
 
 LIVE_TOPIC_STATES = (TopicState.OPEN, TopicState.ON_AGENDA)
 
@@ -126,19 +126,20 @@ def withdraw_topic(topic: Topic, member: Member) -> None:
     db.session.flush()
 
 
-def toggle_vote(topic: Topic, member: Member) -> bool:
-    """Adds or removes the member's one "me too"; returns whether they now have one."""
+def set_vote(topic: Topic, member: Member, wanted: bool) -> bool:
+    """Gives or takes back the member's one "me too". Idempotent: the same tap twice, or thirty at once, leaves
+    one vote (the database's unique constraint settles races). Returns whether the member now has one."""
     if topic.author_id == member.id:
         raise TopicRefused("This is your own topic.")
     if topic.state not in LIVE_TOPIC_STATES:
         raise TopicRefused("This topic is no longer open.")
-    existing = db.session.scalar(select(Vote).where(Vote.topic_id == topic.id, Vote.member_id == member.id))
-    if existing is not None:
-        db.session.delete(existing)
+    if wanted:
+        db.session.execute(insert_ignoring_conflict(Vote.__table__, {"topic_id": topic.id, "member_id": member.id,
+                                                                     "created_at": utcnow()}))
     else:
-        db.session.add(Vote(topic_id=topic.id, member_id=member.id))
+        db.session.execute(delete(Vote).where(Vote.topic_id == topic.id, Vote.member_id == member.id))
     db.session.flush()
-    return existing is None
+    return wanted
 
 
 # Organizers

@@ -106,7 +106,7 @@ def vote(topic_id: int) -> Response:
     topic = topic_or_404(topic_id)
     error = None
     try:
-        services.toggle_vote(topic, current_user)
+        services.set_vote(topic, current_user, request.form.get("vote") != "off")
     except services.TopicRefused as refused:
         db.session.rollback()
         error = str(refused)
