@@ -154,3 +154,15 @@ def test_thinknet_run_serves_the_app_on_loopback(tmp_path, database_url):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_demo_force_rebuilds_a_database_whose_audit_log_cannot_be_deleted(app, runner):
+    created = runner.invoke(args=["create-organizer", "--email", "o@example.org", "--name", "Olga",
+                                  "--password", "a long enough password"])
+    assert created.exit_code == 0
+    forced = runner.invoke(args=["demo", "--force"])
+    assert forced.exit_code == 0, forced.output
+    with app.app_context():
+        assert count(Member, Member.email == "o@example.org") == 0
+        assert count(AuditEvent) == 0
+        assert count(Member) > 5

@@ -3,7 +3,6 @@ follow and swap a whole page into a button; without htmx the same action is a pl
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from conftest import csrf_token
 from thinknet.extensions import db

@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.admin.views import bp as admin_bp
     from thinknet.auth.views import bp as auth_bp
     from thinknet.config import load_config
-    from thinknet.extensions import csrf, db, login_manager, mail, migrate
+    from thinknet.extensions import csrf, db, limiter, login_manager, mail, migrate
     from thinknet.extensions import htmx as htmx_extension
     from thinknet.invitations.views import bp as invitations_bp
     from thinknet.invitations.views import join_bp
@@ -60,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     htmx_extension.init_app(app)
     mail.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     # The sign-in guard runs before the CSRF check, so a visitor is sent to sign in, not shown a 400.
     access.init_app(app)

@@ -9,6 +9,8 @@ from flask import Flask, Response, abort, current_app, request, url_for
 from flask_login import current_user
 
 from thinknet import htmx
+from thinknet.audit import record
+from thinknet.extensions import db
 from thinknet.auth.services import member_for_sign_in
 from thinknet.extensions import login_manager
 
@@ -78,5 +80,9 @@ def init_app(app: Flask) -> None:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if is_organizer_endpoint(request.endpoint, request.blueprint) and not current_user.is_organizer:
+            # Kept in the audit log even though nothing else happens: someone reached for organizers' powers.
+            record(current_user, "access.refused", subject=current_user, method=request.method,
+                   endpoint=request.endpoint)
+            db.session.commit()
             abort(403)
         return None

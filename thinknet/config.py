@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_SECONDS": 30,
     "MAIL_BACKEND": "file",
     "MAIL_DEFAULT_SENDER": "thinknet <no-reply@localhost>",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
     "MAIL_TIMEOUT": 10,
     # Bulk invites are sent after the response, in a background thread.
     "MAIL_IN_BACKGROUND": True,

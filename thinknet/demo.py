@@ -6,25 +6,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from sqlalchemy import delete
-
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
 from thinknet.meetings.services import schedule_ahead, series_days, series_times
 from thinknet.models import (
     Attendance,
-    AuditEvent,
     Invitation,
     Meeting,
     Member,
     MemberStatus,
-    PasswordReset,
     Role,
     Rsvp,
     RsvpAnswer,
     Series,
     Settings,
-    SignIn,
     Takeaway,
     Topic,
     TopicState,
@@ -85,13 +80,13 @@ class DemoSignIn:
 
 
 def clear_all_data() -> None:
-    """Empties every table, children first (used by `thinknet demo --force`)."""
-    for model in (Vote, Takeaway, Topic, Attendance, Rsvp, Meeting, Series, Invitation, PasswordReset,
-                  SignIn, AuditEvent, Settings):
-        db.session.execute(delete(model))
-    db.session.execute(Member.__table__.update().values(sponsor_id=None))
-    db.session.execute(delete(Member))
-    db.session.flush()
+    """Empties the database by rebuilding its schema: the audit log is append-only, so its rows cannot be
+    deleted, only dropped with its table (used by `thinknet demo --force`)."""
+    from flask_migrate import downgrade, upgrade
+
+    db.session.remove()
+    downgrade(revision="base")
+    upgrade()
 
 
 def load_demo(today: date, password: str | None = None, seed: int = 7) -> DemoSignIn:

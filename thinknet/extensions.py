@@ -1,4 +1,6 @@
 """The Flask extensions, created unbound here and bound to the app in create_app."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mailman import Mail
 from flask_migrate import Migrate
@@ -28,3 +30,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
 htmx = Htmx()
+# Storage from RATELIMIT_STORAGE_URI (memory:// by default, one per process; Redis to share between workers).
+limiter = Limiter(get_remote_address)

@@ -442,6 +442,23 @@ class AuditEvent(db.Model):
     subject: Mapped[Member | None] = relationship(foreign_keys=[subject_member_id])
 
 
+class Attempt(db.Model):
+    """One sign-in failure, reset request or failed join, by account and address: the brute-force counters,
+    kept in the database so that every worker (and the embedded SQLite) sees the same counts."""
+
+    __tablename__ = "attempt"
+    __table_args__ = (
+        Index("ix_attempt_kind_account_at", "kind", "account", "at"),
+        Index("ix_attempt_kind_ip_at", "kind", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(254), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 SETTINGS_ID = 1
 
 DEFAULT_CHARTER = """\

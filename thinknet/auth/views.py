@@ -4,34 +4,49 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from thinknet import htmx, mail
+from thinknet import htmx, mail, throttle
 from thinknet.access import public, safe_next_url
 from thinknet.auth import services
 from thinknet.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
-from thinknet.extensions import db
+from thinknet.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
 
 
+SUBMIT_RATE = "30 per minute"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limiter.limit(SUBMIT_RATE, methods=["POST"])
 def login() -> Response:
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
+        account, ip = form.email.data.strip().lower(), request.remote_addr or ""
         try:
+            throttle.check("sign_in", account, ip)
             member = services.authenticate(form.email.data, form.password.data)
+        except throttle.TooManyAttempts as refused:
+            form.form_errors.append(str(refused))
+            status = 429
         except services.SignInRefused as refused:
+            if isinstance(refused, services.WrongCredentials):
+                throttle.record("sign_in", account, ip)
+                db.session.commit()
             form.form_errors.append(str(refused))
         else:
+            throttle.forget("sign_in", account)
             # A fresh session at sign-in: nothing from before it (a planted session id) carries over.
             session.clear()
             services.start_sign_in(member, request.user_agent.string)
             db.session.commit()
             login_user(member, remember=form.remember.data)
             return htmx.redirect_to(safe_next_url(request.args.get("next")) or url_for("main.dashboard"))
-    status = 422 if form.errors or form.form_errors else 200
+    if status == 200 and (form.errors or form.form_errors):
+        status = 422
     return htmx.render("auth/login.html", form=form, status=status)
 
 
@@ -51,9 +66,17 @@ def logout() -> Response:
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @public
+@limiter.limit(SUBMIT_RATE, methods=["POST"])
 def forgot_password() -> Response:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
+        account, ip = form.email.data.strip().lower(), request.remote_addr or ""
+        try:
+            throttle.check("reset", account, ip)
+        except throttle.TooManyAttempts as refused:
+            form.email.errors.append(str(refused))
+            return htmx.render("auth/forgot_password.html", form=form, status=429)
+        throttle.record("reset", account, ip)
         reset = services.request_password_reset(form.email.data)
         db.session.commit()
         if reset is not None:
@@ -74,6 +97,7 @@ def forgot_password() -> Response:
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @public
+@limiter.limit(SUBMIT_RATE, methods=["POST"])
 def reset_password(token: str) -> Response:
     try:
         services.find_password_reset(token)

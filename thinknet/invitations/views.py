@@ -5,9 +5,9 @@ from flask import Blueprint, Response, abort, flash, request, session, url_for
 from flask_login import current_user, login_user
 from sqlalchemy.exc import IntegrityError
 
-from thinknet import htmx, mail
+from thinknet import htmx, mail, throttle
 from thinknet.access import public
-from thinknet.extensions import db
+from thinknet.extensions import db, limiter
 from thinknet.invitations import services
 from thinknet.invitations.forms import InvitationForm, JoinForm
 from thinknet.models import Invitation
@@ -85,15 +85,34 @@ def unusable_page(unusable: services.InvitationUnusable) -> Response:
 
 @join_bp.route("/<token>", methods=["GET", "POST"])
 @public
+@limiter.limit("30 per minute")
 def landing(token: str) -> Response:
     if current_user.is_authenticated:
         flash("You are already a member: this invitation is for someone new.", "info")
         return htmx.redirect_to(url_for("main.dashboard"))
+    ip = request.remote_addr or ""
     try:
+        throttle.check("join", "", ip)
         invitation = services.find_invitation(token)
+    except throttle.TooManyAttempts as refused:
+        return htmx.render("join/unusable.html", unusable=services.InvitationUnusable("throttled", str(refused)),
+                           status=429)
     except services.InvitationUnusable as unusable:
+        if unusable.kind == "unknown":  # guessing at tokens: counted against the address
+            throttle.record("join", "", ip)
+            db.session.commit()
         return unusable_page(unusable)
     form = JoinForm()
+    if request.method == "POST":
+        account = f"invitation:{invitation.id}"
+        try:
+            throttle.check("join", account, ip)
+        except throttle.TooManyAttempts as refused:
+            form.validate()
+            form.form_errors.append(str(refused))
+            return htmx.render("join/landing.html", invitation=invitation, form=form, status=429)
+        throttle.record("join", account, ip)
+        db.session.commit()
     if form.validate_on_submit():
         try:
             member = services.redeem_invitation(
