@@ -32,6 +32,13 @@ def organizers_only(view: View) -> View:
     return view
 
 
+def resubmittable(view: View) -> View:
+    """Marks a form view whose every change is behind form.validate_on_submit(): when its CSRF token has
+    expired, the view runs again and shows the form filled in, asking to send it again, instead of an error."""
+    view.resubmittable = True  # type: ignore[attr-defined]
+    return view
+
+
 def is_organizer_endpoint(endpoint: str | None, blueprint: str | None) -> bool:
     view = current_app.view_functions.get(endpoint) if endpoint else None
     return blueprint in ORGANIZER_BLUEPRINTS or getattr(view, "organizers_only", False)

@@ -1,7 +1,9 @@
 """Error pages: a plain page for people, never a stack trace."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+from typing import Any
+
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -10,7 +12,11 @@ from thinknet.extensions import db
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_refused(error: CSRFError) -> tuple[str, int]:
+    def csrf_refused(error: CSRFError) -> Any:
+        view = current_app.view_functions.get(request.endpoint or "")
+        if request.method == "POST" and getattr(view, "resubmittable", False):
+            # The form's own CSRF check fails too, so nothing changes; it comes back filled in.
+            return view(**(request.view_args or {}))
         message = "This form had expired or was sent from elsewhere. Reload the page and try again."
         return render_template("errors/error.html", code=400, title="Form expired", message=message), 400
 

@@ -8,6 +8,7 @@ from datetime import time
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 from flask_login import current_user
 
+from thinknet.access import resubmittable
 from thinknet import htmx, mail
 from thinknet.admin import services
 from thinknet.admin.forms import ApproveForm, InviteWeeksForm, MeetingForm, ReasonForm, SeriesForm, SettingsForm
@@ -78,6 +79,7 @@ MEMBER_ACTIONS: dict[str, tuple[Callable[[Member, Member, str], None], str]] = {
 
 
 @bp.route("/members/<int:member_id>/<action>", methods=["POST"])
+@resubmittable
 def member_action(member_id: int, action: str) -> Response:
     if action not in MEMBER_ACTIONS:
         abort(404)
@@ -145,6 +147,7 @@ def revoke_invitation(invitation_id: int) -> Response:
 
 
 @bp.route("/settings", methods=["GET", "POST"])
+@resubmittable
 def settings() -> Response:
     current = Settings.get()
     form = SettingsForm(obj=current)
@@ -158,6 +161,7 @@ def settings() -> Response:
 
 
 @bp.route("/series", methods=["GET", "POST"])
+@resubmittable
 def series() -> Response:
     current = meeting_services.active_series()
     form = SeriesForm(obj=current)
@@ -192,6 +196,7 @@ def render_meetings(form: MeetingForm, status: int = 200) -> Response:
 
 
 @bp.route("/meetings", methods=["GET", "POST"])
+@resubmittable
 def meetings() -> Response:
     form = MeetingForm()
     if not form.is_submitted():
@@ -242,6 +247,7 @@ def send_invites(deliveries: list) -> None:
 
 
 @bp.route("/meetings/<int:meeting_id>", methods=["GET", "POST"])
+@resubmittable
 def meeting(meeting_id: int) -> Response:
     meeting = _meeting_or_404(meeting_id)
     form = MeetingForm() if request.method == "POST" else prefilled_meeting_form(meeting)
@@ -264,6 +270,7 @@ def meeting(meeting_id: int) -> Response:
 
 
 @bp.route("/meetings/<int:meeting_id>/cancel", methods=["POST"])
+@resubmittable
 def cancel_meeting(meeting_id: int) -> Response:
     meeting = _meeting_or_404(meeting_id)
     form = ReasonForm()

@@ -75,12 +75,17 @@ def set_password(member: Member, password: str) -> None:
     member.password_hash = hash_password(password)
 
 
+def password_matches(member: Member, password: str) -> bool:
+    try:
+        return password_hasher().verify(member.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def change_password(member: Member, current_password: str, new_password: str) -> None:
     """Checks the current password, sets the new one, and ends the member's sign-ins but this one."""
-    try:
-        password_hasher().verify(member.password_hash, current_password)
-    except (VerificationError, InvalidHashError):
-        raise WrongCredentials() from None
+    if not password_matches(member, current_password):
+        raise WrongCredentials()
     set_password(member, new_password)
     end_all_sign_ins(member, except_token=member.sign_in_token)
     db.session.flush()

@@ -6,7 +6,7 @@ from flask_login import current_user, login_user
 from sqlalchemy.exc import IntegrityError
 
 from thinknet import htmx, mail, throttle
-from thinknet.access import public
+from thinknet.access import public, resubmittable
 from thinknet.extensions import db, limiter
 from thinknet.invitations import services
 from thinknet.invitations.forms import InvitationForm, JoinForm
@@ -39,6 +39,7 @@ def render_page(form: InvitationForm, status: int = 200) -> Response:
 
 
 @bp.route("/", methods=["GET", "POST"])
+@resubmittable
 def index() -> Response:
     form = InvitationForm()
     if not form.validate_on_submit():
@@ -86,6 +87,7 @@ def unusable_page(unusable: services.InvitationUnusable) -> Response:
 @join_bp.route("/<token>", methods=["GET", "POST"])
 @public
 @limiter.limit("30 per minute")
+@resubmittable
 def landing(token: str) -> Response:
     if current_user.is_authenticated:
         flash("You are already a member: this invitation is for someone new.", "info")

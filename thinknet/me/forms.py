@@ -40,3 +40,9 @@ class StandingAnswerForm(FlaskForm):
 class CalendarChoiceForm(FlaskForm):
     invites = BooleanField("Email me an invite for each session")
     feed = BooleanField("Keep my private calendar feed on")
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password to confirm.")])
+    confirm = BooleanField("Delete my account and my personal data for good",
+                           validators=[DataRequired("Tick the box to confirm.")])

@@ -3,13 +3,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, session, url_for
+import json
+
+from flask import Blueprint, Response, flash, make_response, session, url_for
 from flask_login import current_user, logout_user
 
+from thinknet.access import resubmittable
 from thinknet import htmx
 from thinknet.auth import services as auth_services
 from thinknet.extensions import db
-from thinknet.me.forms import CalendarChoiceForm, LeaveForm, PasswordForm, ProfileForm, StandingAnswerForm
+from thinknet.me.forms import (
+    CalendarChoiceForm,
+    DeleteAccountForm,
+    LeaveForm,
+    PasswordForm,
+    ProfileForm,
+    StandingAnswerForm,
+)
 from thinknet.meetings import feed
 from thinknet.meetings import services as meeting_services
 from thinknet.models import RsvpAnswer
@@ -22,6 +32,7 @@ def render_page(status: int = 200, **forms: Any) -> Response:
     forms.setdefault("profile_form", ProfileForm(obj=current_user, formdata=None))
     forms.setdefault("password_form", PasswordForm(formdata=None))
     forms.setdefault("leave_form", LeaveForm(formdata=None))
+    forms.setdefault("delete_form", DeleteAccountForm(formdata=None))
     forms.setdefault("calendar_form", CalendarChoiceForm(
         formdata=None, invites=current_user.wants_calendar_invites, feed=current_user.wants_calendar_feed))
     feed_url = url_for("calendar.subscription", token=feed.feed_token(current_user), _external=True)
@@ -33,6 +44,7 @@ def render_page(status: int = 200, **forms: Any) -> Response:
 
 
 @bp.route("/", methods=["GET", "POST"])
+@resubmittable
 def index() -> Response:
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
@@ -45,6 +57,7 @@ def index() -> Response:
 
 
 @bp.route("/password", methods=["POST"])
+@resubmittable
 def password() -> Response:
     form = PasswordForm()
     if form.validate_on_submit():
@@ -60,6 +73,7 @@ def password() -> Response:
 
 
 @bp.route("/leave", methods=["POST"])
+@resubmittable
 def leave() -> Response:
     form = LeaveForm()
     if form.validate_on_submit():
@@ -119,3 +133,35 @@ def sign_out_everywhere() -> Response:
     db.session.commit()
     flash("You are signed out on every other device.", "success")
     return htmx.redirect_to(url_for("me.index"))
+
+
+@bp.route("/export.json")
+def export() -> Response:
+    """All the member's own data, as a file."""
+    response = make_response(json.dumps(member_services.export_own_data(current_user), indent=2, ensure_ascii=False))
+    response.headers["Content-Type"] = "application/json; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="my-thinknet-data.json"'
+    return response
+
+
+@bp.route("/delete", methods=["POST"])
+@resubmittable
+def delete() -> Response:
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if not auth_services.password_matches(current_user, form.password.data):
+            form.password.errors.append("That is not your password.")
+        else:
+            try:
+                member_services.delete_account(current_user)
+            except member_services.MemberActionRefused as refused:
+                db.session.rollback()
+                form.form_errors.append(str(refused))
+            else:
+                db.session.commit()
+                session.clear()
+                logout_user()
+                flash("Your account is deleted and your personal data removed. Thank you for the breakfasts.",
+                      "info")
+                return htmx.redirect_to(url_for("auth.login"))
+    return render_page(422, delete_form=form)

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, flash, make_response, render_templ
 from flask_login import current_user
 
 from thinknet import calendar, htmx, mail
-from thinknet.access import organizers_only, public, safe_next_url
+from thinknet.access import organizers_only, public, resubmittable, safe_next_url
 from thinknet.extensions import db
 from thinknet.meetings import feed, invites, services
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
@@ -47,22 +47,25 @@ def index() -> Response:
                        page=page, more_past=len(past) > services.PAST_PAGE_SIZE)
 
 
-@bp.route("/<int:meeting_id>")
-def show(meeting_id: int) -> Response:
-    meeting = meeting_or_404(meeting_id)
+def render_show(meeting: Meeting, takeaway_form: TakeawayForm | None = None, status: int = 200) -> Response:
     is_past = meeting.starts_at <= services.utcnow()
-    context = rsvp_context(meeting)
     return htmx.render(
-        "meetings/show.html", **context,
+        "meetings/show.html", **rsvp_context(meeting),
         agenda=topic_services.agenda(meeting, current_user),
         is_past=is_past,
         sheet=services.attendance_sheet(meeting) if is_past and current_user.is_organizer else None,
         attendees=services.attendees(meeting) if is_past else [],
         takeaways=services.takeaways(meeting) if is_past else [],
         can_add_takeaway=services.can_add_takeaway(meeting, current_user),
-        takeaway_form=TakeawayForm(formdata=None),
+        takeaway_form=takeaway_form or TakeawayForm(formdata=None),
         later_meetings=services.upcoming_meetings() if current_user.is_organizer else [],
+        status=status,
     )
+
+
+@bp.route("/<int:meeting_id>")
+def show(meeting_id: int) -> Response:
+    return render_show(meeting_or_404(meeting_id))
 
 
 @bp.route("/<int:meeting_id>/rsvp", methods=["POST"])
@@ -127,27 +130,25 @@ def toggle_attendance(meeting_id: int, member_id: int) -> Response:
 
 
 @bp.route("/<int:meeting_id>/takeaways", methods=["POST"])
+@resubmittable
 def add_takeaway(meeting_id: int) -> Response:
     meeting = meeting_or_404(meeting_id)
     form = TakeawayForm()
-    status = 200
     if form.validate_on_submit():
         try:
             services.add_takeaway(meeting, current_user, form.body.data)
         except services.TakeawayRefused as refused:
             db.session.rollback()
             form.form_errors.append(str(refused))
-            status = 422
         else:
             db.session.commit()
             if not htmx.wants_fragment():
                 return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#takeaways")
             form = TakeawayForm(formdata=None)
-    else:
-        status = 422
+    status = 422 if form.errors or form.form_errors else 200
     if not htmx.wants_fragment():
-        flash(" ".join(form.form_errors or form.body.errors), "error")
-        return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#takeaways")
+        # Without JavaScript the whole page comes back, with what was written still in the form.
+        return render_show(meeting, takeaway_form=form, status=status)
     return htmx.render("meetings/_takeaways.html", "meetings/_takeaways.html", meeting=meeting,
                        takeaways=services.takeaways(meeting), takeaway_form=form,
                        can_add_takeaway=services.can_add_takeaway(meeting, current_user), status=status)

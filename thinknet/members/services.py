@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import aliased
 
 from thinknet.audit import record
@@ -243,3 +243,76 @@ def set_organizer(member: Member, by: Member, make_organizer: bool, reason: str)
 def update_profile(member: Member, *, name: str, headline: str, sector: str, bio: str) -> None:
     member.name, member.headline, member.sector, member.bio = name.strip(), headline.strip(), sector.strip(), bio.strip()
     db.session.flush()
+
+
+DELETED_NAME = "Former member"
+
+
+def delete_account(member: Member) -> None:
+    """Scrubs a member's personal data for good. The row stays as a placeholder, so the sponsor chain through
+    them holds and the group's history (attendance, takeaways, topics) stays attributed to "Former member";
+    anonymous topics stay anonymous. Sign-ins, invitations, reset links, votes and the feed link end."""
+    from thinknet.auth.services import end_all_sign_ins
+    from thinknet.models import Attempt, PasswordReset, Vote
+
+    _keep_an_organizer(member, "delete their account")
+    old_email = member.email
+    _revoke_live_invitations(member, member, "the sponsor deleted their account")
+    end_all_sign_ins(member)
+    db.session.execute(delete(PasswordReset).where(PasswordReset.member_id == member.id))
+    db.session.execute(delete(Vote).where(Vote.member_id == member.id))
+    db.session.execute(delete(Attempt).where(Attempt.account == old_email))
+    member.name, member.email = DELETED_NAME, f"deleted-{member.id}@deleted.invalid"
+    member.headline = member.sector = member.bio = ""
+    member.password_hash = "!deleted"  # no password hashes to this
+    member.role, member.status, member.status_changed_at = Role.MEMBER, MemberStatus.DEPARTED, utcnow()
+    member.standing_rsvp = None
+    member.wants_calendar_invites = member.wants_calendar_feed = False
+    member.calendar_feed_version += 1
+    db.session.flush()
+    record(member, "member.deleted_account", subject=member)
+
+
+def export_own_data(member: Member) -> dict:
+    """Everything the group holds about the member, for them alone (their anonymous topics marked theirs)."""
+    from thinknet.models import Rsvp, Takeaway, Topic, Vote
+
+    sponsor = member.sponsor
+    meeting_starts = dict(db.session.execute(select(Meeting.id, Meeting.starts_at)).all())
+
+    def when(meeting_id):
+        return meeting_starts[meeting_id].isoformat() if meeting_id in meeting_starts else None
+
+    return {
+        "profile": {
+            "name": member.name, "email": member.email, "role": member.headline, "sector": member.sector,
+            "bio": member.bio, "group_role": member.role.value, "status": member.status.value,
+            "joined_at": member.joined_at.isoformat(), "sponsor": sponsor.name if sponsor else None,
+            "usual_answer": member.standing_rsvp.value if member.standing_rsvp else "ask me each week",
+            "email_invites": member.wants_calendar_invites, "calendar_feed": member.wants_calendar_feed,
+        },
+        "invitations_sent": [
+            {"email": i.email, "vouch_note": i.vouch_note, "state": i.current_state().value,
+             "created_at": i.created_at.isoformat()}
+            for i in db.session.scalars(select(Invitation).where(Invitation.sponsor_id == member.id)
+                                        .order_by(Invitation.created_at))
+        ],
+        "rsvps": [
+            {"session": when(r.meeting_id), "answer": r.answer.value, "waitlisted": r.waitlisted}
+            for r in db.session.scalars(select(Rsvp).where(Rsvp.member_id == member.id).order_by(Rsvp.id))
+        ],
+        "attended": [when(mid) for mid in db.session.scalars(
+            select(Attendance.meeting_id).where(Attendance.member_id == member.id).order_by(Attendance.id))],
+        "topics": [
+            {"title": t.title, "details": t.details, "anonymous": t.anonymous, "yours": True, "state": t.state.value,
+             "session": when(t.meeting_id), "created_at": t.created_at.isoformat()}
+            for t in db.session.scalars(select(Topic).where(Topic.author_id == member.id).order_by(Topic.id))
+        ],
+        "me_too": list(db.session.scalars(
+            select(Topic.title).join(Vote, Vote.topic_id == Topic.id).where(Vote.member_id == member.id)
+            .order_by(Vote.id))),
+        "takeaways": [
+            {"session": when(t.meeting_id), "text": t.body}
+            for t in db.session.scalars(select(Takeaway).where(Takeaway.author_id == member.id).order_by(Takeaway.id))
+        ],
+    }

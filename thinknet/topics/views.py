@@ -6,7 +6,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from thinknet import htmx
-from thinknet.access import organizers_only, safe_next_url
+from thinknet.access import organizers_only, resubmittable, safe_next_url
 from thinknet.extensions import db
 from thinknet.meetings import services as meeting_services
 from thinknet.models import Topic
@@ -34,6 +34,7 @@ def index() -> Response:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@resubmittable
 def new() -> Response:
     form = NewTopicForm()
     next_meeting = meeting_services.next_meeting()
@@ -66,6 +67,7 @@ def show(topic_id: int) -> Response:
 
 
 @bp.route("/<int:topic_id>/edit", methods=["GET", "POST"])
+@resubmittable
 def edit(topic_id: int) -> Response:
     topic = topic_or_404(topic_id)
     if topic.author_id != current_user.id:
