@@ -16,7 +16,10 @@ def init_app(app: Flask) -> None:
         view = current_app.view_functions.get(request.endpoint or "")
         if request.method == "POST" and getattr(view, "resubmittable", False):
             # The form's own CSRF check fails too, so nothing changes; it comes back filled in.
-            return view(**(request.view_args or {}))
+            try:
+                return view(**(request.view_args or {}))
+            except HTTPException as refused:  # the view refused (not theirs, gone): answer that as usual
+                return current_app.handle_http_exception(refused)
         message = "This form had expired or was sent from elsewhere. Reload the page and try again."
         return render_template("errors/error.html", code=400, title="Form expired", message=message), 400
 

@@ -105,17 +105,19 @@ def landing(token: str) -> Response:
             db.session.commit()
         return unusable_page(unusable)
     form = JoinForm()
+    account = f"invitation:{invitation.id}"
     if request.method == "POST":
-        account = f"invitation:{invitation.id}"
         try:
             throttle.check("join", account, ip)
         except throttle.TooManyAttempts as refused:
             form.validate()
             form.form_errors.append(str(refused))
             return htmx.render("join/landing.html", invitation=invitation, form=form, status=429)
+    valid = form.validate_on_submit()
+    if request.method == "POST" and not form.csrf_token.errors:  # a forged post is refused, not counted
         throttle.record("join", account, ip)
         db.session.commit()
-    if form.validate_on_submit():
+    if valid:
         try:
             member = services.redeem_invitation(
                 token, name=form.name.data, headline=form.headline.data, sector=form.sector.data,

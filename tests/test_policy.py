@@ -1,0 +1,187 @@
+"""Access control, proven for every route: each endpoint and method, requested as each role, must give the
+outcome the policy table states. A route missing from the table fails the test, so none ships unclassified."""
+from __future__ import annotations
+
+import pytest
+from flask import url_for
+from sqlalchemy import func, select
+
+from conftest import PASSWORD, csrf_token, sign_in
+from thinknet.auth.services import request_password_reset
+from thinknet.extensions import db
+from thinknet.invitations.services import issue_invitation
+from thinknet.meetings.feed import feed_token
+from thinknet.models import AuditEvent, Member, MemberStatus, Topic, TopicState
+
+ROLES = ["visitor", "newcomer", "member_a", "member_b", "suspended", "organizer"]
+SIGNED_OUT = {"visitor", "newcomer", "suspended"}
+
+# Outcomes: ok (the role may; a state-changing request without a CSRF token is then refused with 400),
+# login (sent to sign in), forbidden (403), missing (404: not theirs), home (a signed-in member is sent home).
+EVERYONE, MEMBERS, ORGANIZERS, A_ONLY = "everyone", "members", "organizers", "a_only"
+
+POLICY: dict[tuple[str, str], str] = {
+    ("admin.index", "GET"): ORGANIZERS, ("admin.audit", "GET"): ORGANIZERS, ("admin.members", "GET"): ORGANIZERS,
+    ("admin.member", "GET"): ORGANIZERS, ("admin.member_action", "POST"): ORGANIZERS,
+    ("admin.invitations", "GET"): ORGANIZERS, ("admin.approve_invitation", "POST"): ORGANIZERS,
+    ("admin.revoke_invitation", "POST"): ORGANIZERS, ("admin.settings", "GET"): ORGANIZERS,
+    ("admin.settings", "POST"): ORGANIZERS, ("admin.series", "GET"): ORGANIZERS, ("admin.series", "POST"): ORGANIZERS,
+    ("admin.meetings", "GET"): ORGANIZERS, ("admin.meetings", "POST"): ORGANIZERS,
+    ("admin.meeting", "GET"): ORGANIZERS, ("admin.meeting", "POST"): ORGANIZERS,
+    ("admin.cancel_meeting", "POST"): ORGANIZERS, ("admin.send_meeting_invites", "POST"): ORGANIZERS,
+    ("admin.send_upcoming_invites", "POST"): ORGANIZERS,
+    ("auth.login", "GET"): "signed_out_page", ("auth.login", "POST"): "signed_out_page",
+    ("auth.logout", "POST"): MEMBERS,
+    ("auth.forgot_password", "GET"): EVERYONE, ("auth.forgot_password", "POST"): EVERYONE,
+    ("auth.reset_password", "GET"): EVERYONE, ("auth.reset_password", "POST"): EVERYONE,
+    ("join.landing", "GET"): "signed_out_page", ("join.landing", "POST"): "signed_out_page",
+    ("calendar.subscription", "GET"): EVERYONE, ("main.healthz", "GET"): EVERYONE,
+    ("main.dashboard", "GET"): MEMBERS,
+    ("members.index", "GET"): MEMBERS, ("members.tree", "GET"): MEMBERS, ("members.profile", "GET"): MEMBERS,
+    ("invitations.index", "GET"): MEMBERS, ("invitations.index", "POST"): MEMBERS,
+    ("invitations.revoke", "POST"): A_ONLY,
+    ("me.index", "GET"): MEMBERS, ("me.index", "POST"): MEMBERS, ("me.password", "POST"): MEMBERS,
+    ("me.leave", "POST"): MEMBERS, ("me.standing", "POST"): MEMBERS, ("me.calendar_choice", "POST"): MEMBERS,
+    ("me.reset_calendar_link", "POST"): MEMBERS, ("me.sign_out_everywhere", "POST"): MEMBERS,
+    ("me.export", "GET"): MEMBERS, ("me.delete", "POST"): MEMBERS,
+    ("meetings.index", "GET"): MEMBERS, ("meetings.show", "GET"): MEMBERS, ("meetings.download", "GET"): MEMBERS,
+    ("meetings.rsvp", "POST"): MEMBERS, ("meetings.add_takeaway", "POST"): MEMBERS,
+    ("meetings.confirm_attendance", "POST"): ORGANIZERS, ("meetings.toggle_attendance", "POST"): ORGANIZERS,
+    ("meetings.close_agenda", "POST"): ORGANIZERS,
+    ("topics.index", "GET"): MEMBERS, ("topics.new", "GET"): MEMBERS, ("topics.new", "POST"): MEMBERS,
+    ("topics.show", "GET"): MEMBERS, ("topics.edit", "GET"): A_ONLY, ("topics.edit", "POST"): A_ONLY,
+    ("topics.withdraw", "POST"): A_ONLY, ("topics.vote", "POST"): MEMBERS,
+    ("topics.pin", "POST"): ORGANIZERS, ("topics.drop", "POST"): ORGANIZERS, ("topics.discussed", "POST"): ORGANIZERS,
+    ("topics.move", "POST"): ORGANIZERS,
+}
+
+
+def expected(rule_class: str, role: str) -> str:
+    signed_out = role in SIGNED_OUT
+    if rule_class == EVERYONE:
+        return "ok"
+    if rule_class == "signed_out_page":
+        return "ok" if signed_out else "home"
+    if signed_out:
+        return "login"
+    if rule_class == MEMBERS:
+        return "ok"
+    if rule_class == ORGANIZERS:
+        return "ok" if role == "organizer" else "forbidden"
+    if rule_class == A_ONLY:
+        return "ok" if role == "member_a" else "missing"
+    raise AssertionError(rule_class)
+
+
+@pytest.fixture
+def world(app, make_member, make_meeting, attend):
+    """An organizer, member A (with a topic, an invitation, a feed and a reset link), member B, a member who
+    will be suspended, an upcoming session."""
+    organizer = make_member.organizer(name="Olga Organizer", email="olga@example.org")
+    a = make_member(name="Ada A", email="ada@example.org", sponsor_id=organizer.id)
+    b = make_member(name="Ben B", email="ben@example.org", sponsor_id=organizer.id)
+    suspended = make_member(name="Sue S", email="sue@example.org", sponsor_id=organizer.id)
+    attend(a, times=2)
+    meeting_id = make_meeting(days_from_now=3)
+    with app.app_context(), app.test_request_context():
+        member_a = db.session.get(Member, a.id)
+        topic = Topic(title="A's own topic", author_id=a.id, state=TopicState.OPEN)
+        db.session.add(topic)
+        issued = issue_invitation(member_a, "newcomer@example.org", "Known for years, a thoughtful person.")
+        reset = request_password_reset(a.email)
+        db.session.commit()
+        ids = {"member_id": a.id, "topic_id": topic.id, "invitation_id": issued.invitation.id,
+               "meeting_id": meeting_id, "action": "suspend"}
+        tokens = {"join.landing": issued.token, "auth.reset_password": reset.token,
+                  "calendar.subscription": feed_token(member_a)}
+    return {"organizer": organizer, "a": a, "b": b, "suspended": suspended, "ids": ids, "tokens": tokens}
+
+
+def client_for(app, role, world):
+    client = app.test_client()
+    person = {"member_a": world["a"], "member_b": world["b"], "organizer": world["organizer"],
+              "suspended": world["suspended"]}.get(role)
+    if person is not None:
+        assert sign_in(client, person.email, PASSWORD).status_code == 303
+    if role == "newcomer":
+        client.get(f"/join/{world['tokens']['join.landing']}")  # holds the link and has opened it
+    if role == "suspended":  # the cookie was obtained before the suspension
+        with app.app_context():
+            db.session.get(Member, person.id).status = MemberStatus.SUSPENDED
+            db.session.commit()
+    return client
+
+
+def url(app, rule, world) -> str:
+    values = {name: world["tokens"][rule.endpoint] if name == "token" else world["ids"][name]
+              for name in rule.arguments}
+    with app.test_request_context():
+        return url_for(rule.endpoint, **values)
+
+
+def row_counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {table.name: db.session.scalar(select(func.count()).select_from(table))
+                for table in db.metadata.sorted_tables}
+
+
+def outcome(response) -> str:
+    location = response.headers.get("Location", "")
+    if response.status_code in (302, 303) and location.startswith("/login"):
+        return "login"
+    if response.status_code in (302, 303) and location == "/":
+        return "home"
+    if response.status_code == 422 and "csrf_token" not in response.request.form:
+        return "csrf"  # a form view hands a tokenless form back, filled in, to send again
+    return {200: "ok", 400: "csrf", 403: "forbidden", 404: "missing", 422: "ok"}.get(response.status_code,
+                                                                                   str(response.status_code))
+
+
+def test_every_route_is_in_the_policy_table(app):
+    routes = {(rule.endpoint, method) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes - POLICY.keys() == set(), "classify these routes in POLICY"
+    assert POLICY.keys() - routes == set(), "these routes no longer exist"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_gives_each_role_the_outcome_the_policy_states(app, world, role):
+    client = client_for(app, role, world)
+    token = csrf_token(client, "/login") if role in SIGNED_OUT else csrf_token(client, "/")
+    others = [p.email for key, p in world.items() if key in ("organizer", "a", "b", "suspended")
+              and not (role == "member_a" and key == "a") and not (role == "member_b" and key == "b")]
+    before = row_counts(app)
+    forbidden = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = url(app, rule, world)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            want = expected(POLICY[(rule.endpoint, method)], role)
+            if method == "GET":
+                response = client.get(path)
+                assert outcome(response) == want, (rule.endpoint, role, response.status_code)
+                if response.status_code == 200 and role in ("member_a", "member_b") and rule.endpoint != "me.export":
+                    text = response.get_data(as_text=True)
+                    assert not [e for e in others if e in text], (rule.endpoint, "shows another member's email")
+                continue
+            # Without a CSRF token every state-changing request is refused, whoever sends it.
+            bare = client.open(path, method=method, data={})
+            if want == "ok":
+                assert outcome(bare) == "csrf", (rule.endpoint, role, bare.status_code)
+                continue
+            assert outcome(bare) in (want, "csrf"), (rule.endpoint, role, bare.status_code)
+            # With a valid token, the guard (or the object's owner check) still refuses.
+            armed = client.open(path, method=method, data={"csrf_token": token, "reason": "x", "answer": "yes"})
+            assert outcome(armed) == want, (rule.endpoint, role, armed.status_code)
+            forbidden += (outcome(bare) == "forbidden") + (want == "forbidden")
+        if (rule.endpoint, "GET") in POLICY and expected(POLICY[(rule.endpoint, "GET")], role) == "forbidden":
+            forbidden += 1
+    after = row_counts(app)
+    audit_growth = after.pop("audit_event") - before.pop("audit_event")
+    assert after == before, "a refused request changed the database"
+    assert audit_growth == forbidden  # each refused organizer-only attempt is in the audit log
+    if role in ("member_a", "member_b"):
+        with app.app_context():
+            actions = set(db.session.scalars(select(AuditEvent.action)))
+        assert actions <= {"access.refused", "invitation.created"}
