@@ -131,8 +131,41 @@ def send_reminders() -> None:
                f"{sent} invite(s) sent late, {failed} failed.")
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Writes a consistent copy of the database to PATH, even while the app is writing."""
+    from thinknet.backup import BackupError, backup
+
+    try:
+        kind = backup(path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up the {kind} database to {path}.")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(path: Path, yes: bool) -> None:
+    """Replaces the database with the backup at PATH (stop the app first), then run `thinknet db upgrade`."""
+    from thinknet.backup import BackupError, restore
+
+    if not yes:
+        click.confirm("This replaces everything in the database with the backup. Go on?", abort=True)
+    try:
+        kind = restore(path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored the {kind} database from {path}. Now run `thinknet db upgrade` to bring it up to date.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_organizer)
     app.cli.add_command(demo)
     app.cli.add_command(schedule_ahead)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
