@@ -135,3 +135,57 @@ class SmtpServer:
     def stop(self) -> None:
         self._collector.gate.set()
         self._controller.stop()
+
+
+class GunicornServer:
+    """The app served by gunicorn with several worker processes on 127.0.0.1, as in production."""
+
+    def __init__(self, database_url: str, instance: Path, workers: int = 4) -> None:
+        self.port = free_port()
+        self.instance = instance
+        self.access_log = instance / "access.log"
+        self.error_log = instance / "error.log"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "THINKNET_INSTANCE_PATH": str(instance),
+            "DATABASE_URL": database_url,
+            "THINKNET_SECRET_KEY": "a-shared-key-for-all-workers-0123456789abcdef",
+            "THINKNET_BASE_URL": self.url,
+            # Many members sign in from one address; cheap hashing keeps sign-in fast in the test.
+            "THINKNET_RATELIMIT_ENABLED": "false",
+            "THINKNET_PASSWORD_HASH_TIME_COST": "1",
+            "THINKNET_PASSWORD_HASH_MEMORY_COST": "1024",
+            "THINKNET_PASSWORD_HASH_PARALLELISM": "1",
+        }
+        self.workers = workers
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import sys
+        import time
+        import urllib.request
+
+        self.instance.mkdir(parents=True, exist_ok=True)
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        self.process = subprocess.Popen(
+            [gunicorn, "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
+             "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log),
+             "thinknet:create_app()"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("gunicorn did not start:\n" + self.error_log.read_text())
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
