@@ -3,23 +3,23 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, available_timezones
 
-from flask_wtf import FlaskForm
+from thinknet.forms import Form
 from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(Form):
     reason = TextAreaField(
         "Why", validators=[DataRequired("Say why: it is kept in the audit log."), Length(max=1000)]
     )
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(Form):
     pass
 
 
-def _timezone(form: FlaskForm, field: StringField) -> None:
+def _timezone(form: Form, field: StringField) -> None:
     if field.data not in available_timezones():
         raise ValidationError("Use a timezone name like Europe/London or America/New_York.")
     ZoneInfo(field.data)
@@ -32,7 +32,7 @@ def _whole(label: str, low: int, high: int) -> IntegerField:
     ])
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     group_name = StringField("Group name", validators=[DataRequired("Name the group."), Length(max=120)])
     charter = TextAreaField("Charter", validators=[DataRequired("The charter is what newcomers accept."),
                                                    Length(max=10000)])
@@ -52,7 +52,7 @@ class SettingsForm(FlaskForm):
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-class SeriesForm(FlaskForm):
+class SeriesForm(Form):
     weekday = SelectField("Day", coerce=int, choices=[SelectChoice(str(n), day) for n, day in enumerate(WEEKDAYS)],
                           validators=[InputRequired("Choose the day of the week.")])
     start_time = TimeField("Starts at (local time)", validators=[InputRequired("Enter a time like 06:30.")])
@@ -64,7 +64,7 @@ class SeriesForm(FlaskForm):
         Optional(), NumberRange(1, 500, "Enter a number of seats from 1 to 500, or leave it empty.")])
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(Form):
     day = DateField("Date", validators=[InputRequired("Enter the date.")])
     start_time = TimeField("Starts at (local time)", validators=[InputRequired("Enter a time like 06:30.")])
     duration_minutes = _whole("Lasts (minutes)", 15, 600)
@@ -74,5 +74,5 @@ class MeetingForm(FlaskForm):
         Optional(), NumberRange(1, 500, "Enter a number of seats from 1 to 500, or leave it empty.")])
 
 
-class InviteWeeksForm(FlaskForm):
+class InviteWeeksForm(Form):
     weeks = _whole("Weeks ahead", 1, 8)

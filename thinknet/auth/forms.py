@@ -1,14 +1,14 @@
 """Forms for signing in and resetting a password."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from thinknet.forms import Form
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation
 
 from thinknet.auth.services import password_problem
 
 
-def acceptable_password(form: FlaskForm, field: PasswordField) -> None:
+def acceptable_password(form: Form, field: PasswordField) -> None:
     problem = password_problem(field.data or "")
     if problem:
         raise StopValidation(problem)
@@ -25,17 +25,17 @@ def email_field(label: str = "Email", required: str = "Enter your email address.
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me signed in on this device")
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = email_field()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = new_password_field()
     confirm = PasswordField(
         "Repeat the new password",

@@ -1,7 +1,7 @@
 """Forms for sponsoring a newcomer and for joining through an invitation."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from thinknet.forms import Form
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -10,7 +10,7 @@ from thinknet.auth.forms import email_field, new_password_field
 VOUCH_NOTE_MIN = 20
 
 
-class InvitationForm(FlaskForm):
+class InvitationForm(Form):
     email = email_field("Their email", "Enter the email address of the person you are sponsoring.")
     vouch_note = TextAreaField(
         "Why you vouch for them",
@@ -22,7 +22,7 @@ class InvitationForm(FlaskForm):
     )
 
 
-class JoinForm(FlaskForm):
+class JoinForm(Form):
     name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=120)])
     headline = StringField(
         "Your role", validators=[DataRequired("Say what you do, e.g. Head of engineering."), Length(max=160)]

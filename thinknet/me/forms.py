@@ -1,7 +1,7 @@
 """Forms for your own profile, your password, and leaving the group."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from thinknet.forms import Form
 from wtforms import BooleanField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -9,14 +9,14 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from thinknet.auth.forms import new_password_field
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
     headline = StringField("Role", validators=[DataRequired("Say what you do."), Length(max=160)])
     sector = StringField("Sector", validators=[DataRequired("Name your sector."), Length(max=80)])
     bio = TextAreaField("A few words about you", validators=[Length(max=1000, message="Keep it under 1000 characters.")])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
     password = new_password_field()
     confirm = PasswordField(
@@ -25,24 +25,24 @@ class PasswordForm(FlaskForm):
     )
 
 
-class LeaveForm(FlaskForm):
+class LeaveForm(Form):
     confirm = BooleanField("I want to leave the group",
                            validators=[DataRequired("Tick the box to confirm that you want to leave.")])
     reason = TextAreaField("Anything you would like the organizers to know (optional)",
                            validators=[Length(max=1000)])
 
 
-class StandingAnswerForm(FlaskForm):
+class StandingAnswerForm(Form):
     standing = RadioField("Your usual answer", choices=[SelectChoice("yes", "I usually come"), SelectChoice("ask", "Ask me each week")],
                           validators=[DataRequired("Choose one.")])
 
 
-class CalendarChoiceForm(FlaskForm):
+class CalendarChoiceForm(Form):
     invites = BooleanField("Email me an invite for each session")
     feed = BooleanField("Keep my private calendar feed on")
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(Form):
     password = PasswordField("Your password", validators=[DataRequired("Enter your password to confirm.")])
     confirm = BooleanField("Delete my account and my personal data for good",
                            validators=[DataRequired("Tick the box to confirm.")])

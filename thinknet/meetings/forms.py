@@ -1,7 +1,7 @@
 """Forms for answering an RSVP and for writing a takeaway."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from thinknet.forms import Form
 from wtforms import HiddenField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -9,13 +9,13 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from thinknet.models import RsvpAnswer
 
 
-class RsvpForm(FlaskForm):
+class RsvpForm(Form):
     answer = RadioField("Your answer", choices=[SelectChoice(a.value) for a in RsvpAnswer],
                         validators=[InputRequired("Choose yes, maybe or no.")])
     next = HiddenField()
 
 
-class TakeawayForm(FlaskForm):
+class TakeawayForm(Form):
     body = TextAreaField("What you are taking away", validators=[
         DataRequired("Write a sentence or two."), Length(max=2000, message="Keep it under 2000 characters.")])
 

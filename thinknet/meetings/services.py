@@ -190,6 +190,10 @@ def update_meeting(meeting: Meeting, organizer: Member, values: MeetingValues) -
         raise MeetingChangeRefused("This session is cancelled; add a new session instead.")
     before = (meeting.starts_at, meeting.venue_name, meeting.sequence)
     starts_at, ends_at = _times_for(values)
+    confirmed = confirmed_count(meeting)
+    if values.seat_limit is not None and values.seat_limit < confirmed:
+        raise MeetingChangeRefused(f"{confirmed} members already have a seat; set at least {confirmed} seats, "
+                                   "or ask some to step back first.")
     promoted = _change_meeting(meeting, starts_at, ends_at, values.venue_name.strip(), values.venue_address.strip(),
                                values.seat_limit)
     record(organizer, "meeting.changed", target=meeting, starts_at=starts_at.isoformat(), venue=meeting.venue_name,

@@ -1,13 +1,13 @@
 """Forms for posting and editing a topic, and for organizers moving one."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from thinknet.forms import Form
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 
-class TopicForm(FlaskForm):
+class TopicForm(Form):
     title = StringField("Your question or topic", validators=[
         DataRequired("Write the topic in a line, e.g. How do I let go of an under-performer?"),
         Length(max=200, message="Keep the title under 200 characters; put the rest in the details.")])
@@ -20,6 +20,6 @@ class NewTopicForm(TopicForm):
                       default="next", validators=[InputRequired("Choose the next session or the backlog.")])
 
 
-class MoveTopicForm(FlaskForm):
+class MoveTopicForm(Form):
     meeting_id = SelectField("Move to", coerce=int, validators=[DataRequired("Choose a session.")])
     next = HiddenField()
