@@ -2,6 +2,9 @@
 outcome the policy table states. A route missing from the table fails the test, so none ships unclassified."""
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 from flask import url_for
 from sqlalchemy import func, select
@@ -185,3 +188,53 @@ def test_every_route_gives_each_role_the_outcome_the_policy_states(app, world, r
         with app.app_context():
             actions = set(db.session.scalars(select(AuditEvent.action)))
         assert actions <= {"access.refused", "invitation.created"}
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def test_no_email_carries_another_members_address(app, world, make_meeting):
+    """Drives the flows that send mail (invitation, welcome, reset, invites, seat freed, sponsor notice,
+    headcount), then checks that each message names no address but its recipient's and the sender's."""
+    from email.utils import parseaddr
+
+    from thinknet import mail
+    from thinknet.models import Rsvp, RsvpAnswer, utcnow
+
+    a, b, organizer = world["a"], world["b"], world["organizer"]
+    seat = make_meeting(days_from_now=3, seat_limit=1)
+    soon = make_meeting(days_from_now=2 / 24)
+    with app.app_context():
+        db.session.add(Rsvp(meeting_id=soon, member_id=b.id, answer=RsvpAnswer.YES,
+                            answered_at=utcnow() - timedelta(days=2)))
+        db.session.commit()
+    newcomer = app.test_client()
+    newcomer.post(f"/join/{world['tokens']['join.landing']}", data={
+        "name": "Nia New", "headline": "Baker", "sector": "Food", "password": "flour and water",
+        "accept_charter": "y", "csrf_token": csrf_token(newcomer, f"/join/{world['tokens']['join.landing']}")})
+    as_a, as_b, as_org = (client_for(app, role, world) for role in ("member_a", "member_b", "organizer"))
+    as_a.post("/invitations/", data={"email": "friend@example.org", "vouch_note": "Known for years, kind and sharp.",
+                                     "csrf_token": csrf_token(as_a, "/")})
+    as_b.post(f"/meetings/{seat}/rsvp", data={"answer": "yes", "csrf_token": csrf_token(as_b, "/")})
+    as_a.post(f"/meetings/{seat}/rsvp", data={"answer": "yes", "csrf_token": csrf_token(as_a, "/")})
+    as_b.post(f"/meetings/{seat}/rsvp", data={"answer": "no", "csrf_token": csrf_token(as_b, "/")})
+    as_org.post(f"/admin/meetings/{seat}/invites", data={"csrf_token": csrf_token(as_org, "/")})
+    as_org.post(f"/admin/members/{b.id}/suspend", data={"reason": "Pitching", "csrf_token": csrf_token(as_org, "/")})
+    anonymous = app.test_client()
+    anonymous.post("/password/forgot", data={"email": a.email, "csrf_token": csrf_token(anonymous, "/password/forgot")})
+    mail.wait_for_background()
+    assert app.test_cli_runner().invoke(args=["send-reminders"]).exit_code == 0
+
+    from conftest import outbox
+
+    messages = outbox(app)
+    subjects = " | ".join(m["Subject"] for m in messages)
+    for expected_kind in ("invites you", "Welcome", "Reset your password", "seat opened", "Breakfast on",
+                          "suspended", "Headcount"):
+        assert expected_kind.lower() in subjects.lower(), expected_kind
+    for message in messages:
+        allowed = {parseaddr(message["To"])[1], parseaddr(message["From"])[1]}
+        found = set(EMAIL.findall(message.as_string()))
+        stray = {address for address in found - allowed if not address.endswith(("@thinknet", ".invalid"))
+                 and "@" in address and not address.startswith(("=", "-"))}
+        assert not stray, (message["Subject"], stray)
