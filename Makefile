@@ -6,15 +6,21 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install postgres clean
+AXE := .browser/node_modules/axe-core/axe.min.js
+
+.PHONY: run test install postgres browser screenshots clean
 
 run: $(STAMP)
 	$(BIN)/thinknet db upgrade
 	$(BIN)/thinknet demo --if-empty
 	$(BIN)/thinknet run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Screenshots of the product for the README, taken by the browser tests.
+screenshots: $(STAMP) browser
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 install: $(STAMP)
 
@@ -34,5 +40,19 @@ postgres:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
 	fi
 
+# The browser tests drive Debian's Chromium and check each page with axe-core from the npm registry.
+browser: $(AXE)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	else \
+		echo "Installing Chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
+	fi
+
+$(AXE):
+	@command -v npm >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q npm; }
+	npm install --silent --no-audit --no-fund --prefix .browser axe-core@4.11
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) build dist .pytest_cache .browser

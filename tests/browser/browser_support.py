@@ -1,0 +1,207 @@
+"""Browser fixtures and helpers: the app served by gunicorn over a fresh SQLite file, Debian's Chromium through
+Playwright, axe-core from the npm registry, and a watch on console errors and failed requests."""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from conftest import PASSWORD, app_config, migrate_to_head
+from servers import GunicornServer
+from thinknet import create_app
+from thinknet.auth.services import hash_password
+from thinknet.extensions import db
+from thinknet.models import Attendance, Meeting, Member, Role, Rsvp, RsvpAnswer, Settings, Topic, TopicState, utcnow
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / ".browser" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@dataclass
+class Live:
+    url: str
+    instance: Path
+    app: Any
+    people: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def outbox_text(self) -> str:
+        folder = self.instance / "outbox"
+        return "".join(p.read_text(errors="replace") for p in sorted(folder.glob("*"))) if folder.exists() else ""
+
+
+def seed(app) -> tuple[dict[str, int], dict[str, int]]:
+    """A small group: organizer Olga (founder), Ada (came twice, may sponsor), Ben (Ada's), a topic of Ben's,
+    the next breakfast in three days, and one two days ago that both said yes to."""
+    with app.app_context():
+        settings = Settings.get()
+        settings.group_name, settings.timezone = "Dawn Thinkers", "Europe/London"
+        password = hash_password(PASSWORD)
+        olga = Member(email="olga@example.org", name="Olga Organizer", headline="Managing director",
+                      sector="Logistics", password_hash=password, role=Role.ORGANIZER)
+        db.session.add(olga)
+        db.session.flush()
+        ada = Member(email="ada@example.org", name="Ada Lovelace", headline="Analyst", sector="Research",
+                     password_hash=password, sponsor_id=olga.id)
+        db.session.add(ada)
+        db.session.flush()
+        ben = Member(email="ben@example.org", name="Ben Baker", headline="Owner", sector="Food",
+                     password_hash=password, sponsor_id=ada.id)
+        db.session.add(ben)
+        db.session.flush()
+        now = utcnow()
+        meetings = {}
+        for name, days in (("older", -16), ("old", -9), ("past", -2), ("next", 3)):
+            start = (now + timedelta(days=days)).replace(second=0, microsecond=0)
+            meeting = Meeting(starts_at=start, ends_at=start + timedelta(hours=1), venue_name="Café Rosa",
+                              venue_address="12 Market Street")
+            db.session.add(meeting)
+            db.session.flush()
+            meetings[name] = meeting.id
+        for name in ("older", "old"):
+            db.session.add(Attendance(meeting_id=meetings[name], member_id=ada.id))
+        for member in (ada, ben):
+            db.session.add(Rsvp(meeting_id=meetings["past"], member_id=member.id, answer=RsvpAnswer.YES))
+        topic = Topic(title="How do I price a service business?", author_id=ben.id, state=TopicState.ON_AGENDA,
+                      meeting_id=meetings["next"])
+        db.session.add(topic)
+        db.session.commit()
+        return {"olga": olga.id, "ada": ada.id, "ben": ben.id}, {**meetings, "ben_topic": topic.id}
+
+
+@pytest.fixture
+def live(tmp_path) -> Iterator[Live]:
+    database = f"sqlite:///{tmp_path / 'browser.sqlite'}"
+    migrate_to_head(database, tmp_path / "migrate")
+    app = create_app(app_config(tmp_path / "seed", database))
+    people, ids = seed(app)
+    server = GunicornServer(database, tmp_path / "live", workers=2)
+    server.start()
+    try:
+        yield Live(server.url, server.instance, app, people, ids)
+    finally:
+        server.stop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs it (package chromium).")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield chromium
+        chromium.close()
+
+
+class Watch:
+    """Collects what must never happen on a page: console errors, failed requests, server errors."""
+
+    def __init__(self, page: Page) -> None:
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+
+    def _console(self, message) -> None:
+        # A refused form answers 422 on purpose (htmx swaps it in; HTTP tools see a refusal), and Chromium
+        # reports every 4xx page as a console error: that one message is expected. Nothing else is.
+        if message.type != "error" or "the server responded with a status of 422" in message.text:
+            return
+        self.problems.append(f"console: {message.text}")
+
+    def _failed(self, request) -> None:
+        # Aborted means the browser itself dropped the request (the next navigation began, a download took
+        # over): a cancellation, not a failure. Anything else (refused, reset, timed out) counts.
+        if request.failure == "net::ERR_ABORTED":
+            return
+        self.problems.append(f"request failed: {request.url} {request.failure}")
+
+
+@pytest.fixture
+def open_page(browser, live):
+    """Opens pages in fresh browser contexts; each is watched, and checked clean at the end."""
+    watches: list[Watch] = []
+    contexts = []
+
+    def opener(viewport: str = "desktop", javascript: bool = True) -> Page:
+        context = browser.new_context(viewport=VIEWPORTS[viewport], base_url=live.url,
+                                      java_script_enabled=javascript, accept_downloads=True)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        watches.append(Watch(page))
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+    problems = [p for w in watches for p in w.problems]
+    assert problems == [], problems
+
+
+def sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("form button.primary")
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def axe_violations(page: Page) -> list[dict]:
+    """Serious and critical problems axe-core finds on the page as it stands."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(v => ({
+            id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))"""
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+TARGETS = """() => {
+  const small = [], outside = [];
+  const width = document.documentElement.clientWidth;
+  for (const el of document.querySelectorAll(
+      'button, input:not([type=hidden]), select, textarea, summary, nav a, a.button, main a')) {
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    if (style.display === 'none' || style.visibility === 'hidden' || (box.width === 0 && box.height === 0)) continue;
+    if (el.closest('[hidden]')) continue;
+    const target = (el.type === 'checkbox' || el.type === 'radio') && el.closest('label') ? el.closest('label') : el;
+    const measured = target.getBoundingClientRect();
+    if (measured.height < 44) small.push(el.outerHTML.slice(0, 90) + ' ' + Math.round(measured.height) + 'px');
+    if (measured.right > width + 1) outside.push(el.outerHTML.slice(0, 90));
+  }
+  return {small, outside, scroll: document.documentElement.scrollWidth - width};
+}"""
+
+
+def check_page(page: Page, viewport: str) -> None:
+    """Every page a journey visits: no serious accessibility problem; on a phone, big targets and no sideways
+    scrolling."""
+    assert axe_violations(page) == [], page.url
+    if viewport == "phone":
+        found = page.evaluate(TARGETS)
+        assert found["small"] == [] and found["outside"] == [] and found["scroll"] <= 0, (page.url, found)
+
+
+def shoot(page: Page, name: str, tmp_path: Path) -> None:
+    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

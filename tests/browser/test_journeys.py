@@ -1,0 +1,213 @@
+"""The product in a real browser: a newcomer, a member and an organizer go through what they come to do, at
+desktop and phone sizes; every htmx action swaps only its region and also works with JavaScript off."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browser_support import (  # noqa: F401 (fixtures)
+    Live,
+    axe_violations,
+    browser,
+    check_page,
+    live,
+    open_page,
+    shoot,
+    sign_in,
+)
+
+MARKER = "window.__stillHere = 'yes'"
+
+
+def visit(page: Page, path: str, viewport: str) -> None:
+    page.goto(path)
+    check_page(page, viewport)
+
+
+def same_page(page: Page) -> bool:
+    """The page was not reloaded: the marker set on its window is still there."""
+    return page.evaluate("window.__stillHere") == "yes"
+
+
+def test_a_newcomer_follows_the_emailed_link_joins_and_says_yes(live: Live, open_page, tmp_path):
+    sponsor = open_page()
+    sign_in(sponsor, "ada@example.org")
+    sponsor.goto("/invitations/")
+    sponsor.fill("#email", "nia@example.org")
+    sponsor.fill("#vouch_note", "We ran a studio together for six years; she asks the questions nobody else does.")
+    sponsor.click("form.card button.primary")
+    expect(sponsor.locator(".flashes")).to_contain_text("Invitation sent to nia@example.org.")
+
+    link = re.search(r"http://127\.0\.0\.1:\d+(/join/[\w-]+)", live.outbox_text()).group(1)
+    page = open_page()
+    visit(page, link, "desktop")
+    expect(page.locator("#sponsor")).to_contain_text("Ada Lovelace")
+    expect(page.locator("#charter")).to_contain_text("What is said here stays here.")
+    shoot(page, "join", tmp_path)
+    page.fill("#name", "Nia Newcomer")
+    page.fill("#headline", "Baker")
+    page.fill("#sector", "Food")
+    page.fill("#password", "flour and water every morning")
+    page.check("#accept_charter")
+    page.click("form button.primary")
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.locator(".flashes")).to_contain_text("Welcome to Dawn Thinkers, Nia Newcomer!")
+    check_page(page, "desktop")
+    page.evaluate(MARKER)
+    page.click("#next-meeting button.rsvp-yes")
+    expect(page.locator("#next-meeting .rsvp-status")).to_have_text("You're coming")
+    expect(page.locator("#next-meeting button.rsvp-yes")).to_have_attribute("aria-pressed", "true")
+    assert same_page(page)
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_a_member_brings_topics_answers_downloads_and_sponsors(live: Live, open_page, tmp_path, viewport):
+    page = open_page(viewport)
+    sign_in(page, "ada@example.org")
+    check_page(page, viewport)
+
+    for title, anonymous in (("Which productivity tools stuck?", False), ("My co-founder has checked out", True)):
+        visit(page, "/topics/new", viewport)
+        page.fill("#title", title)
+        if anonymous:
+            page.check("#anonymous")
+        page.click("form button.primary")
+        expect(page.locator("h1")).to_have_text(title)
+        expect(page.locator("main")).to_contain_text("you (anonymously)" if anonymous else "Posted by you")
+        check_page(page, viewport)
+
+    visit(page, "/topics/", viewport)
+    page.evaluate(MARKER)
+    vote = page.locator(f"#vote-{live.ids['ben_topic']}")
+    vote.locator("button").click()
+    expect(page.locator(f"#vote-{live.ids['ben_topic']} button")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(f"#vote-{live.ids['ben_topic']} .vote-count")).to_have_text("1")
+    assert same_page(page)
+
+    visit(page, "/", viewport)
+    page.evaluate(MARKER)
+    coming = page.locator(f"#coming-{live.ids['next']}")
+    for answer, status, count in (("yes", "You're coming", "1 coming"), ("no", "You're not coming", "0 coming"),
+                                  ("yes", "You're coming", "1 coming")):
+        page.click(f"#next-meeting button.rsvp-{answer}")
+        expect(page.locator("#next-meeting .rsvp-status")).to_have_text(status)
+        expect(coming.locator(".count")).to_have_text(count)
+        expect(page.locator(f"#next-meeting button.rsvp-{answer}")).to_have_attribute("aria-pressed", "true")
+    assert same_page(page)
+    shoot(page, f"dashboard-{viewport}", tmp_path)
+
+    visit(page, f"/meetings/{live.ids['next']}", viewport)
+    shoot(page, f"meeting-{viewport}", tmp_path)
+    with page.expect_download() as download:
+        page.click("text=Add to your calendar (.ics)")
+    assert download.value.path().read_text().startswith("BEGIN:VCALENDAR")
+
+    visit(page, "/me/", viewport)
+    feed = page.input_value("#feed-url")
+    assert re.search(r"/calendar/\d+-[\w-]+\.ics$", feed)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    page.click("button[data-copy=feed-url]")
+    expect(page.locator("button[data-copy=feed-url]")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == feed
+
+    for n, email in enumerate(("ravi@example.org", "sara@example.org", "tom@example.org")):
+        visit(page, "/invitations/", viewport)
+        page.fill("#email", email)
+        page.fill("#vouch_note", "Known for years; thoughtful, generous and never selling anything.")
+        page.click("form.card button.primary")
+        if n < 2:
+            expect(page.locator(".flashes")).to_contain_text(f"Invitation sent to {email}.")
+    expect(page.locator(".form-errors")).to_contain_text("You have 2 pending invitations")
+    expect(page.locator("#email")).to_have_value("tom@example.org")
+    check_page(page, viewport)
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_an_organizer_schedules_moves_cancels_invites_records_and_suspends(live: Live, open_page, tmp_path,
+                                                                            viewport):
+    page = open_page(viewport)
+    sign_in(page, "olga@example.org")
+
+    visit(page, "/admin/series", viewport)
+    page.select_option("#weekday", "2")
+    page.fill("#start_time", "06:30")
+    page.fill("#venue_name", "Café Rosa")
+    page.fill("#venue_address", "12 Market Street")
+    page.fill("#seat_limit", "12")
+    page.click("form.card button.primary")
+    expect(page.locator(".flashes")).to_contain_text("8 new sessions scheduled")
+    series_rows = page.locator("#admin-meetings li", has_text="6:30 AM")
+    expect(series_rows).to_have_count(8)
+    check_page(page, viewport)
+
+    series_rows.nth(1).locator("a").click()
+    page.fill("#start_time", "07:15")
+    page.fill("#venue_name", "The Library")
+    page.click("#change-meeting button.primary")
+    expect(page.locator("h1")).to_contain_text("7:15 AM")
+
+    visit(page, "/admin/meetings", viewport)
+    page.locator("#admin-meetings li", has_text="6:30 AM").nth(2).locator("a").click()
+    page.fill("#cancel-reason", "The café is closed for a wedding")
+    page.click("#cancel-meeting button")
+    expect(page.locator(".flashes")).to_contain_text("The session is cancelled")
+    expect(page.locator("#admin-meetings .badge", has_text="cancelled")).to_have_count(1)
+
+    page.fill("#weeks", "4")
+    page.click("#send-invites button.primary")
+    expect(page.locator(".flashes")).to_contain_text("Sending invites for")
+
+    visit(page, f"/meetings/{live.ids['past']}", viewport)
+    page.evaluate(MARKER)
+    row = page.locator(f"#attendance-{live.ids['past']}-{live.people['ben']} button")
+    expect(row).to_have_attribute("aria-checked", "true")  # pre-filled from the yeses
+    row.click()
+    expect(page.locator(f"#attendance-{live.ids['past']}-{live.people['ben']} button")).to_have_attribute(
+        "aria-checked", "false")
+    assert same_page(page)
+    check_page(page, viewport)
+
+    visit(page, f"/admin/members/{live.people['ben']}", viewport)
+    page.fill("#reason-suspend", "Pitched his bakery franchise at the table")
+    page.click("#action-suspend button")
+    expect(page.locator(".flashes")).to_contain_text("Ben Baker is suspended.")
+    visit(page, "/members/tree", viewport)
+    expect(page.locator(f"#tree-member-{live.people['ben']} .badge")).to_have_text("suspended")
+    shoot(page, f"tree-{viewport}", tmp_path)
+    page.locator(f"#tree-member-{live.people['olga']} > details > summary").click()
+    expect(page.locator(f"#tree-member-{live.people['ada']}")).to_be_hidden()
+
+
+def test_without_javascript_rsvp_and_me_too_work_as_plain_forms(live: Live, open_page):
+    page = open_page(javascript=False)
+    sign_in(page, "ada@example.org")
+    page.click("#next-meeting button.rsvp-yes")
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.locator("#next-meeting .rsvp-status")).to_have_text("You're coming")
+    page.goto("/topics/")
+    page.locator(f"#vote-{live.ids['ben_topic']} button").click()
+    page.wait_for_url(re.compile(r"/topics/$"))
+    expect(page.locator(f"#vote-{live.ids['ben_topic']} .vote-count")).to_have_text("1")
+
+
+def test_a_refused_submit_puts_focus_on_the_first_error(live: Live, open_page):
+    page = open_page()
+    sign_in(page, "ada@example.org")
+    page.goto("/topics/new")
+    page.fill("#details", "Typed at dawn, before the title")
+    page.click("form button.primary")
+    expect(page.locator("#title-error")).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "title"
+    assert page.get_attribute("#title", "aria-describedby") == "title-error"
+    expect(page.locator("#details")).to_have_value("Typed at dawn, before the title")
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_signed_out_pages_are_accessible(live: Live, open_page, tmp_path, viewport):
+    page = open_page(viewport)
+    for path in ("/login", "/password/forgot"):
+        visit(page, path, viewport)
+    shoot(page, f"login-{viewport}", tmp_path)
