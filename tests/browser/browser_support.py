@@ -6,7 +6,8 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from servers import GunicornServer
 from thinknet import create_app
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
-from thinknet.models import Attendance, Meeting, Member, Role, Rsvp, RsvpAnswer, Settings, Topic, TopicState, utcnow
+from thinknet.models import Attendance, Meeting, Member, Role, Rsvp, RsvpAnswer, Settings, Topic, TopicState
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -58,10 +59,11 @@ def seed(app) -> tuple[dict[str, int], dict[str, int]]:
                      password_hash=password, sponsor_id=ada.id)
         db.session.add(ben)
         db.session.flush()
-        now = utcnow()
+        today = datetime.now(ZoneInfo("Europe/London")).date()
         meetings = {}
         for name, days in (("older", -16), ("old", -9), ("past", -2), ("next", 3)):
-            start = (now + timedelta(days=days)).replace(second=0, microsecond=0)
+            # Breakfast at 6:30 London time, as the group would have it.
+            start = datetime.combine(today + timedelta(days=days), time(6, 30), tzinfo=ZoneInfo("Europe/London"))
             meeting = Meeting(starts_at=start, ends_at=start + timedelta(hours=1), venue_name="Café Rosa",
                               venue_address="12 Market Street")
             db.session.add(meeting)
