@@ -8,14 +8,14 @@ PORT ?= 5000
 
 AXE := .browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test install postgres browser screenshots clean
+.PHONY: run test install postgres redis browser screenshots clean
 
 run: $(STAMP)
 	$(BIN)/thinknet db upgrade
 	$(BIN)/thinknet demo --if-empty
 	$(BIN)/thinknet run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) postgres browser
+test: $(STAMP) postgres redis browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Screenshots of the product for the README, taken by the browser tests.
@@ -38,6 +38,15 @@ postgres:
 		echo "Installing the PostgreSQL server for the tests"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
+	fi
+
+# The test of two servers sharing one database shares rate limits through a Redis server it starts.
+redis:
+	@if command -v redis-server >/dev/null 2>&1; then :; \
+	else \
+		echo "Installing the Redis server for the tests"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q redis-server; \
 	fi
 
 # The browser tests drive Debian's Chromium and check each page with axe-core from the npm registry.

@@ -141,7 +141,7 @@ class SmtpServer:
 class GunicornServer:
     """The app served by gunicorn with several worker processes on 127.0.0.1, as in production."""
 
-    def __init__(self, database_url: str, instance: Path, workers: int = 4) -> None:
+    def __init__(self, database_url: str, instance: Path, workers: int = 4, **env: str) -> None:
         self.port = free_port()
         self.instance = instance
         self.access_log = instance / "access.log"
@@ -158,6 +158,7 @@ class GunicornServer:
             "THINKNET_PASSWORD_HASH_TIME_COST": "1",
             "THINKNET_PASSWORD_HASH_MEMORY_COST": "1024",
             "THINKNET_PASSWORD_HASH_PARALLELISM": "1",
+            **env,
         }
         self.workers = workers
         self.process: subprocess.Popen | None = None
@@ -169,10 +170,11 @@ class GunicornServer:
 
         self.instance.mkdir(parents=True, exist_ok=True)
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        config = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+        # The production settings file, with the address, workers and log files of this test.
         self.process = subprocess.Popen(
-            [gunicorn, "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
-             "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log),
-             "thinknet:create_app()"],
+            [gunicorn, "--config", str(config), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+             "--timeout", "60", "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
@@ -190,3 +192,40 @@ class GunicornServer:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1, keeping nothing on disk."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import time
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is missing; `make test` installs it (package redis-server).")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                    connection.sendall(b"PING\r\n")
+                    if connection.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

@@ -82,3 +82,22 @@ def test_tokens_in_paths_are_redacted_from_every_log(app, caplog):
             logging.getLogger(name).info('"GET %s HTTP/1.1" 200', "/join/very-secret-token")
     assert "very-secret-token" not in caplog.text
     assert caplog.text.count("/join/[redacted]") == 3
+
+
+def test_behind_a_trusted_proxy_the_clients_address_and_https_are_believed(make_app):
+    app = make_app(PROXY_COUNT=1)
+    client = app.test_client()
+    response = client.get("/login", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    direct = make_app().test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in direct.headers  # no proxy configured: the header is ignored
+
+
+def test_the_production_gunicorn_settings_load():
+    import runpy
+    from pathlib import Path
+
+    settings = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    assert settings["wsgi_app"] == "thinknet:create_app()"
+    assert settings["workers"] >= 3 and settings["timeout"] == 30 and settings["graceful_timeout"] == 30
+    assert "%(U)s" in settings["access_log_format"] and "%(q)s" not in settings["access_log_format"]

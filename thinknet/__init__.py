@@ -53,6 +53,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, config)
+    if app.config["PROXY_COUNT"]:
+        # Behind a load balancer: the client's address (rate limits) and https (cookies, HSTS) come from it.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     security.init_app(app)
 
     db.init_app(app)

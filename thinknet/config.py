@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_BACKEND": "file",
     "MAIL_DEFAULT_SENDER": "thinknet <no-reply@localhost>",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # How many proxies (load balancers) in front of the app to trust for X-Forwarded-For and -Proto.
+    "PROXY_COUNT": 0,
     "RATELIMIT_HEADERS_ENABLED": True,
     "MAIL_TIMEOUT": 10,
     # Bulk invites are sent after the response, in a background thread.
@@ -44,7 +46,8 @@ SECRET_KEY_FILE = "secret_key"
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
-    """Defaults, then instance/config.py and the environment, or, when given, the overrides."""
+    """Defaults, then instance/config.py and the environment (THINKNET_*, DATABASE_URL, MAIL_*,
+    RATELIMIT_STORAGE_URI), or, when given, the overrides."""
     app.config.from_mapping(DEFAULTS)
     if overrides is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -77,6 +80,8 @@ def _explicit(app: Flask, overrides: Mapping[str, Any] | None, key: str) -> bool
 def _load_environment(app: Flask) -> None:
     if os.environ.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if os.environ.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = os.environ["RATELIMIT_STORAGE_URI"]
     for key, value in os.environ.items():
         if key.startswith("MAIL_"):
             app.config[key] = _parse_env_value(value)

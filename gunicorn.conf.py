@@ -1,0 +1,30 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py` from the project folder.
+
+Every value can be overridden from the environment, so one file serves every machine."""
+import multiprocessing
+import os
+
+wsgi_app = "thinknet:create_app()"
+bind = os.environ.get("THINKNET_BIND", "127.0.0.1:8000")
+
+# Sync workers, two per core plus one: requests are short and database-bound.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+
+# A slow request is cut at 30 s; on restart, workers get 30 s to finish what they are doing.
+timeout = int(os.environ.get("THINKNET_TIMEOUT", 30))
+graceful_timeout = 30
+keepalive = 5
+
+# Workers are replaced now and then, so no process grows for ever.
+max_requests = 2000
+max_requests_jitter = 200
+
+# The access log records the path without its query string; the app's log filter replaces the secret part of
+# join, reset and calendar-feed paths with [redacted] in this log too.
+accesslog = os.environ.get("THINKNET_ACCESS_LOG", "-")
+errorlog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+# Only the load balancer in front may say which address and scheme a request came from.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
