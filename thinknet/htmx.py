@@ -67,10 +67,6 @@ def reswap(response: Response, style: str) -> Response:
     return response
 
 
-def retarget(response: Response, selector: str) -> Response:
-    response.headers["HX-Retarget"] = selector
-    return response
-
 
 def init_app(app: Flask) -> None:
     @app.after_request

@@ -43,6 +43,14 @@ def render_page(status: int = 200, **forms: Any) -> Response:
     return htmx.render("me/index.html", status=status, **forms)
 
 
+def signed_out_for_good(message: str) -> Response:
+    """After leaving or deleting the account: this browser is signed out and sent to the sign-in page."""
+    session.clear()
+    logout_user()
+    flash(message, "info")
+    return htmx.redirect_to(url_for("auth.login"))
+
+
 @bp.route("/", methods=["GET", "POST"])
 @resubmittable
 def index() -> Response:
@@ -84,10 +92,7 @@ def leave() -> Response:
             form.form_errors.append(str(refused))
         else:
             db.session.commit()
-            session.clear()
-            logout_user()
-            flash("You have left the group. Thank you for the breakfasts.", "info")
-            return htmx.redirect_to(url_for("auth.login"))
+            return signed_out_for_good("You have left the group. Thank you for the breakfasts.")
     return render_page(422, leave_form=form)
 
 
@@ -159,9 +164,6 @@ def delete() -> Response:
                 form.form_errors.append(str(refused))
             else:
                 db.session.commit()
-                session.clear()
-                logout_user()
-                flash("Your account is deleted and your personal data removed. Thank you for the breakfasts.",
-                      "info")
-                return htmx.redirect_to(url_for("auth.login"))
+                return signed_out_for_good(
+                    "Your account is deleted and your personal data removed. Thank you for the breakfasts.")
     return render_page(422, delete_form=form)
