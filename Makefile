@@ -8,7 +8,7 @@ PORT ?= 5000
 
 AXE := .browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test install postgres redis browser screenshots clean
+.PHONY: run test install postgres redis browser screenshots bench clean
 
 run: $(STAMP)
 	$(BIN)/thinknet db upgrade
@@ -39,6 +39,13 @@ postgres:
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
 	fi
+
+# The benchmark: `make bench` (SQLite) or `make bench DB=postgres`; BENCH_SECONDS sets each run's length.
+DB ?= sqlite
+bench: $(STAMP) postgres
+	@command -v wrk >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }
+	$(BIN)/python bench/run.py --db $(DB)
 
 # The test of two servers sharing one database shares rate limits through a Redis server it starts.
 redis:
