@@ -19,7 +19,7 @@ from thinknet.meetings import invites
 from thinknet.meetings import services as meeting_services
 from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
-from thinknet.models import Meeting, Member, Settings
+from thinknet.models import Invitation, Meeting, Member, Settings
 from thinknet.templating import local_time
 from thinknet.topics import services as topic_services
 
@@ -41,13 +41,6 @@ def members() -> Response:
     return htmx.render("admin/members.html", members=services.all_members())
 
 
-def _member_or_404(member_id: int) -> Member:
-    member = member_services.get_member(member_id)
-    if member is None:
-        abort(404)
-    return member
-
-
 def render_member(member: Member, form: ReasonForm | None = None, action: str | None = None,
                   status: int = 200) -> Response:
     return htmx.render(
@@ -58,7 +51,7 @@ def render_member(member: Member, form: ReasonForm | None = None, action: str | 
 
 @bp.route("/members/<int:member_id>")
 def member(member_id: int) -> Response:
-    return render_member(_member_or_404(member_id))
+    return render_member(db.get_or_404(Member, member_id))
 
 
 def _suspend(member: Member, by: Member, reason: str) -> None:
@@ -83,7 +76,7 @@ MEMBER_ACTIONS: dict[str, tuple[Callable[[Member, Member, str], None], str]] = {
 def member_action(member_id: int, action: str) -> Response:
     if action not in MEMBER_ACTIONS:
         abort(404)
-    member = _member_or_404(member_id)
+    member = db.get_or_404(Member, member_id)
     perform, done = MEMBER_ACTIONS[action]
     form = ReasonForm()
     if not form.validate_on_submit():
@@ -93,7 +86,7 @@ def member_action(member_id: int, action: str) -> Response:
     except member_services.MemberActionRefused as refused:
         db.session.rollback()
         form.form_errors.append(str(refused))
-        return render_member(_member_or_404(member_id), form, action, 422)
+        return render_member(db.get_or_404(Member, member_id), form, action, 422)
     db.session.commit()
     flash(done.format(name=member.name), "success")
     return htmx.redirect_to(url_for("admin.member", member_id=member.id))
@@ -104,16 +97,9 @@ def invitations() -> Response:
     return htmx.render("admin/invitations.html", invitations=services.all_invitations())
 
 
-def _invitation_or_404(invitation_id: int):
-    invitation = invitation_services.get_invitation(invitation_id)
-    if invitation is None:
-        abort(404)
-    return invitation
-
-
 @bp.route("/invitations/<int:invitation_id>/approve", methods=["POST"])
 def approve_invitation(invitation_id: int) -> Response:
-    invitation = _invitation_or_404(invitation_id)
+    invitation = db.get_or_404(Invitation, invitation_id)
     if not ApproveForm().validate_on_submit():
         abort(400)
     try:
@@ -130,7 +116,7 @@ def approve_invitation(invitation_id: int) -> Response:
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
 def revoke_invitation(invitation_id: int) -> Response:
-    invitation = _invitation_or_404(invitation_id)
+    invitation = db.get_or_404(Invitation, invitation_id)
     form = ReasonForm()
     if not form.validate_on_submit():
         flash("Say why you revoke the invitation: it is kept in the audit log.", "error")
@@ -218,13 +204,6 @@ def meetings() -> Response:
     return render_meetings(form, 422 if form.errors else 200)
 
 
-def _meeting_or_404(meeting_id: int) -> Meeting:
-    meeting = meeting_services.get_meeting(meeting_id)
-    if meeting is None:
-        abort(404)
-    return meeting
-
-
 def prefilled_meeting_form(meeting: Meeting) -> MeetingForm:
     local = local_time(meeting.starts_at)
     form = MeetingForm(formdata=None)
@@ -249,7 +228,7 @@ def send_invites(deliveries: list) -> None:
 @bp.route("/meetings/<int:meeting_id>", methods=["GET", "POST"])
 @resubmittable
 def meeting(meeting_id: int) -> Response:
-    meeting = _meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     form = MeetingForm() if request.method == "POST" else prefilled_meeting_form(meeting)
     if form.validate_on_submit():
         try:
@@ -272,7 +251,7 @@ def meeting(meeting_id: int) -> Response:
 @bp.route("/meetings/<int:meeting_id>/cancel", methods=["POST"])
 @resubmittable
 def cancel_meeting(meeting_id: int) -> Response:
-    meeting = _meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     form = ReasonForm()
     if form.validate_on_submit():
         try:
@@ -294,7 +273,7 @@ def cancel_meeting(meeting_id: int) -> Response:
 
 @bp.route("/meetings/<int:meeting_id>/invites", methods=["POST"])
 def send_meeting_invites(meeting_id: int) -> Response:
-    meeting = _meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     if meeting.starts_at <= meeting_services.utcnow():
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))

@@ -18,13 +18,6 @@ bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 calendar_bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
 
-def meeting_or_404(meeting_id: int) -> Meeting:
-    meeting = services.get_meeting(meeting_id)
-    if meeting is None:
-        abort(404)
-    return meeting
-
-
 def rsvp_context(meeting: Meeting, error: str | None = None) -> dict[str, Any]:
     """What the RSVP block and the who's-coming block need; the dashboard and the meeting page share it."""
     seen = services.turnout(meeting)
@@ -65,12 +58,12 @@ def render_show(meeting: Meeting, takeaway_form: TakeawayForm | None = None, sta
 
 @bp.route("/<int:meeting_id>")
 def show(meeting_id: int) -> Response:
-    return render_show(meeting_or_404(meeting_id))
+    return render_show(db.get_or_404(Meeting, meeting_id))
 
 
 @bp.route("/<int:meeting_id>/rsvp", methods=["POST"])
 def rsvp(meeting_id: int) -> Response:
-    meeting = meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     form = RsvpForm()
     back = safe_next_url(form.next.data) or url_for("meetings.show", meeting_id=meeting.id)
     error = None
@@ -100,7 +93,7 @@ def rsvp(meeting_id: int) -> Response:
 @bp.route("/<int:meeting_id>/attendance", methods=["POST"])
 @organizers_only
 def confirm_attendance(meeting_id: int) -> Response:
-    meeting = meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     try:
         services.confirm_attendance(meeting, current_user)
     except services.AttendanceRefused as refused:
@@ -115,7 +108,7 @@ def confirm_attendance(meeting_id: int) -> Response:
 @bp.route("/<int:meeting_id>/attendance/<int:member_id>", methods=["POST"])
 @organizers_only
 def toggle_attendance(meeting_id: int, member_id: int) -> Response:
-    meeting = meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     try:
         services.toggle_attendance(meeting, member_id, current_user)
     except services.AttendanceRefused as refused:
@@ -132,7 +125,7 @@ def toggle_attendance(meeting_id: int, member_id: int) -> Response:
 @bp.route("/<int:meeting_id>/takeaways", methods=["POST"])
 @resubmittable
 def add_takeaway(meeting_id: int) -> Response:
-    meeting = meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     form = TakeawayForm()
     if form.validate_on_submit():
         try:
@@ -157,7 +150,7 @@ def add_takeaway(meeting_id: int) -> Response:
 @bp.route("/<int:meeting_id>/close-agenda", methods=["POST"])
 @organizers_only
 def close_agenda(meeting_id: int) -> Response:
-    meeting = meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     moved = topic_services.roll_over(meeting)
     db.session.commit()
     flash(f"{moved} undiscussed topic{'s' if moved != 1 else ''} moved to the next session.", "success")
@@ -167,7 +160,7 @@ def close_agenda(meeting_id: int) -> Response:
 @bp.route("/<int:meeting_id>.ics")
 def download(meeting_id: int) -> Response:
     """The session as a file to save into a calendar (no METHOD, no attendees)."""
-    meeting = meeting_or_404(meeting_id)
+    meeting = db.get_or_404(Meeting, meeting_id)
     ics = calendar.download(meeting, invites.group_identity(), invites.meeting_url(meeting),
                             invites.top_topic_titles(meeting, current_user))
     response = make_response(ics)

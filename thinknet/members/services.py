@@ -70,10 +70,6 @@ def active_member_count() -> int:
     ) or 0
 
 
-def get_member(member_id: int) -> Member | None:
-    return db.session.get(Member, member_id)
-
-
 @dataclass(frozen=True)
 class DirectoryEntry:
     member: Member

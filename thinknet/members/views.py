@@ -1,10 +1,12 @@
 """/members: the directory with the group's mix, a profile with its sponsor chain, and the whole sponsor tree."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response
 
 from thinknet import htmx
+from thinknet.extensions import db
 from thinknet.members import services
+from thinknet.models import Member
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
@@ -21,9 +23,7 @@ def tree() -> Response:
 
 @bp.route("/<int:member_id>")
 def profile(member_id: int) -> Response:
-    member = services.get_member(member_id)
-    if member is None:
-        abort(404)
+    member = db.get_or_404(Member, member_id)
     return htmx.render(
         "members/profile.html",
         member=member,

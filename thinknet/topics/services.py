@@ -87,10 +87,6 @@ def topic_view(topic: Topic, viewer: Member) -> TopicView:
     return view
 
 
-def get_topic(topic_id: int) -> Topic | None:
-    return db.session.get(Topic, topic_id)
-
-
 def post_topic(author: Member, *, title: str, details: str, anonymous: bool, meeting: Meeting | None) -> Topic:
     """A new topic for a session's agenda, or for the backlog when no session is given."""
     if meeting is not None and (meeting.is_cancelled or meeting.starts_at <= utcnow()):

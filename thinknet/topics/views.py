@@ -17,13 +17,6 @@ from thinknet.topics.forms import MoveTopicForm, NewTopicForm, TopicForm
 bp = Blueprint("topics", __name__, url_prefix="/topics")
 
 
-def topic_or_404(topic_id: int) -> Topic:
-    topic = services.get_topic(topic_id)
-    if topic is None:
-        abort(404)
-    return topic
-
-
 def back(default: str) -> str:
     return safe_next_url(request.form.get("next")) or default
 
@@ -56,7 +49,7 @@ def new() -> Response:
 
 @bp.route("/<int:topic_id>")
 def show(topic_id: int) -> Response:
-    topic = topic_or_404(topic_id)
+    topic = db.get_or_404(Topic, topic_id)
     move_form = None
     if current_user.is_organizer:
         move_form = MoveTopicForm(formdata=None)
@@ -69,7 +62,7 @@ def show(topic_id: int) -> Response:
 @bp.route("/<int:topic_id>/edit", methods=["GET", "POST"])
 @resubmittable
 def edit(topic_id: int) -> Response:
-    topic = topic_or_404(topic_id)
+    topic = db.get_or_404(Topic, topic_id)
     if topic.author_id != current_user.id:
         abort(404)
     form = TopicForm(obj=topic)
@@ -89,7 +82,7 @@ def edit(topic_id: int) -> Response:
 
 @bp.route("/<int:topic_id>/withdraw", methods=["POST"])
 def withdraw(topic_id: int) -> Response:
-    topic = topic_or_404(topic_id)
+    topic = db.get_or_404(Topic, topic_id)
     if topic.author_id != current_user.id:
         abort(404)
     try:
@@ -105,7 +98,7 @@ def withdraw(topic_id: int) -> Response:
 
 @bp.route("/<int:topic_id>/vote", methods=["POST"])
 def vote(topic_id: int) -> Response:
-    topic = topic_or_404(topic_id)
+    topic = db.get_or_404(Topic, topic_id)
     error = None
     try:
         services.set_vote(topic, current_user, request.form.get("vote") != "off")
@@ -124,7 +117,7 @@ def vote(topic_id: int) -> Response:
 
 
 def organizer_topic_action(topic_id: int, act) -> Response:
-    topic = topic_or_404(topic_id)
+    topic = db.get_or_404(Topic, topic_id)
     try:
         act(topic)
     except services.TopicRefused as refused:
@@ -146,7 +139,7 @@ def pin(topic_id: int) -> Response:
 @bp.route("/<int:topic_id>/drop", methods=["POST"])
 @organizers_only
 def drop(topic_id: int) -> Response:
-    topic = topic_or_404(topic_id)
+    topic = db.get_or_404(Topic, topic_id)
     meeting_id = topic.meeting_id
     response = organizer_topic_action(topic_id, lambda t: services.drop_topic(t, current_user))
     if meeting_id and not request.form.get("next"):
