@@ -3,6 +3,7 @@ exactly what was typed, escaped, with a message by the field; valid text is stor
 test of RSVPs, cancellations and seat changes keeps the waitlist's invariants."""
 from __future__ import annotations
 
+import itertools
 from datetime import time, timedelta
 
 import pytest
@@ -122,21 +123,32 @@ def test_valid_text_is_stored_exactly(app, client, login, member):
     post()
 
 
+MACHINES = itertools.count(1)
+
+
 class Waitlist(RuleBasedStateMachine):
     """Random answers, changes of mind and seat changes on one session, checked after every step."""
 
     def __init__(self, app):
         super().__init__()
         self.app = app
+        # A number no other machine in this run has had (object ids are reused once an object is freed).
+        run = next(MACHINES)
         self.context = app.app_context()
         self.context.push()
-        start = utcnow() + timedelta(days=5)
-        self.meeting = Meeting(starts_at=start, ends_at=start + timedelta(hours=1), venue_name="Café", seat_limit=3)
-        organizer = Member(email=f"org-{id(self)}@example.org", name="Org", password_hash="x", role="organizer")
-        self.members = [Member(email=f"m{n}-{id(self)}@example.org", name=f"M{n}", password_hash="x")
-                        for n in range(8)]
-        db.session.add_all([self.meeting, organizer, *self.members])
-        db.session.commit()
+        try:
+            start = utcnow() + timedelta(days=5)
+            self.meeting = Meeting(starts_at=start, ends_at=start + timedelta(hours=1), venue_name="Café",
+                                   seat_limit=3)
+            organizer = Member(email=f"org-{run}@example.org", name="Org", password_hash="x", role="organizer")
+            self.members = [Member(email=f"m{n}-{run}@example.org", name=f"M{n}", password_hash="x")
+                            for n in range(8)]
+            db.session.add_all([self.meeting, organizer, *self.members])
+            db.session.commit()
+        except Exception:
+            db.session.remove()
+            self.context.pop()
+            raise
         self.organizer = organizer
 
     @rule(who=st.integers(0, 7), answer=st.sampled_from(list(RsvpAnswer)))
