@@ -110,6 +110,7 @@ def build(size: str, seed: int = 1) -> Network:
     db.session.execute(insert(Vote), [{"topic_id": t, "member_id": m, "created_at": now} for t, m in votes])
     db.session.commit()
 
-    upcoming = [mid for mid, start in meeting_rows if start > now][0]
+    # The session members RSVP to: a week or so ahead, so its RSVPs are open whatever the time of day.
+    upcoming = [mid for mid, start in meeting_rows if start > now + timedelta(days=2)][0]
     open_topic = db.session.scalar(select(Topic.id).where(Topic.meeting_id == upcoming).limit(1))
     return Network([f"member{n}@bench.example" for n in range(1, 17)], upcoming, open_topic)

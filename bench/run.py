@@ -18,26 +18,14 @@ from datetime import date
 from pathlib import Path
 
 import requests
-from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench.build import PASSWORD, build  # noqa: E402
+from bench.pages import CSRF, FEED, PAGES, paths, query_counts  # noqa: E402
 from servers import GunicornServer, PostgresCluster, free_port  # noqa: E402
 from thinknet import create_app  # noqa: E402
-from thinknet.extensions import db  # noqa: E402
-
-PAGES = [
-    ("dashboard", "GET", "/", "page"), ("meeting", "GET", "/meetings/{meeting}", "page"),
-    ("topics", "GET", "/topics/", "page"), ("members", "GET", "/members/", "page"),
-    ("tree", "GET", "/members/tree", "page"), ("rsvp", "POST", "/meetings/{meeting}/rsvp", "rsvp"),
-    ("me too", "POST", "/topics/{topic}/vote", "vote"), ("feed", "GET", "{feed}", "page"),
-    ("feed 304", "GET", "{feed}", "conditional"), ("healthz", "GET", "/healthz", "page"),
-]
-CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-FEED = re.compile(r'id="feed-url" type="text" value="http://[^/]+(/calendar/[^"]+)"')
-
 
 def wrk(url: str, method: str, kind: str, sessions: Path, etag: str, seconds: int) -> dict:
     out = subprocess.run(
@@ -52,26 +40,6 @@ def wrk(url: str, method: str, kind: str, sessions: Path, etag: str, seconds: in
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": ms(percentile["50"]),
             "p99": ms(percentile["99"]), "errors": int(errors.group(1)) if errors else 0}
-
-
-def query_counts(app, network, paths: dict[str, tuple[str, str]]) -> dict[str, int]:
-    """SQL statements per request, counted in-process on the same data."""
-    client = app.test_client()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"email": network.emails[0], "password": PASSWORD, "csrf_token": token})
-    token = CSRF.search(client.get("/").get_data(as_text=True)).group(1)
-    counts = {}
-    with app.app_context():
-        engine = db.engine
-    for name, (method, path) in paths.items():
-        statements = []
-        listener = lambda *args: statements.append(args[2]) if not args[2].startswith("BEGIN") else None  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        data = {"answer": "yes", "vote": "on", "csrf_token": token} if method == "POST" else None
-        client.open(path, method=method, data=data)
-        event.remove(engine, "before_cursor_execute", listener)
-        counts[name] = len(statements)
-    return counts
 
 
 def worker_memory_mb(server: GunicornServer) -> float:
@@ -107,13 +75,13 @@ def measure(size: str, database_url: str, workdir: Path, seconds: int) -> dict:
         sessions = workdir / f"sessions-{size}.txt"
         sessions.write_text("\n".join(lines) + "\n")
         etag = requests.get(server.url + feed).headers["ETag"]
-        paths = {name: (method, path.format(meeting=network.meeting_id, topic=network.topic_id, feed=feed))
-                 for name, method, path, _ in PAGES}
+        urls = paths(network, feed)
         results = {}
         for name, method, _, kind in PAGES:
-            results[name] = wrk(server.url + paths[name][1], method, kind, sessions, etag, seconds)
+            wrk(server.url + urls[name][1], method, kind, sessions, etag, 1)  # warm-up, not counted
+            results[name] = wrk(server.url + urls[name][1], method, kind, sessions, etag, seconds)
         memory = worker_memory_mb(server)
-        counts = query_counts(app, network, paths)
+        counts = query_counts(app, network)
     finally:
         server.stop()
     return {"pages": results, "queries": counts, "memory_mb": memory}
@@ -129,9 +97,9 @@ def reference_rps(database_url: str, workdir: Path, seconds: int) -> float:
     try:
         for _ in range(100):
             try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+                requests.get(f"http://127.0.0.1:{port}/", timeout=10)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         empty = workdir / "empty.txt"
         empty.write_text("\t\n")

@@ -19,7 +19,7 @@ from servers import PostgresCluster, SmtpServer, free_port
 from thinknet import create_app, mail
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
-from thinknet.models import SETTINGS_ID, Member, MemberStatus, Role, Settings
+from thinknet.models import SETTINGS_ID, Member, MemberStatus, Revision, Role, Settings
 
 PASSWORD = "correct horse battery"
 SECRET_KEY = "test-secret-key-not-for-production-0123456789"
@@ -95,8 +95,9 @@ def empty_postgres(app: Flask) -> None:
         tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            # Back to what a freshly migrated database holds: the settings row with its defaults.
+            # Back to what a freshly migrated database holds: the settings row with its defaults, the revision.
             conn.execute(insert(Settings.__table__).values(id=SETTINGS_ID))
+            conn.execute(insert(Revision.__table__).values(id=1, number=0))
         db.engine.dispose()
 
 
@@ -297,7 +298,7 @@ def count_queries(app: Flask) -> Any:
         counter = QueryCounter()
 
         def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE is ours, not a query
+            if not statement.startswith(("BEGIN", "PRAGMA query_only")):  # SQLite transaction set-up, not a query
                 counter.statements.append(statement)
 
         with app.app_context():

@@ -28,7 +28,7 @@ def default_instance_path() -> str | None:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app factory; ``config`` overrides the configuration entirely (tests use it)."""
-    from thinknet import access, cli, database, errors, htmx, security
+    from thinknet import access, cli, database, errors, htmx, pagecache, security
     from thinknet.admin.views import bp as admin_bp
     from thinknet.auth.views import bp as auth_bp
     from thinknet.config import load_config
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     database.configure_engines(app)
+    pagecache.init_app(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     htmx_extension.init_app(app)
     mail.init_app(app)

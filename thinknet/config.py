@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "SQLITE_BUSY_TIMEOUT_SECONDS": 30,
+    # Rendered pages each worker keeps (thinknet.pagecache); 0 turns the cache off.
+    "PAGE_CACHE_BYTES": 8 * 1024 * 1024,
     "MAIL_BACKEND": "file",
     "MAIL_DEFAULT_SENDER": "thinknet <no-reply@localhost>",
     "RATELIMIT_STORAGE_URI": "memory://",

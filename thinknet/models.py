@@ -9,6 +9,7 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -504,6 +505,14 @@ class Settings(db.Model):
             settings = db.session.get(cls, SETTINGS_ID, with_for_update=for_update or None)
         assert settings is not None
         return settings
+
+
+class Revision(db.Model):
+    """One number that moves on with every committed change to the group's data (see thinknet.pagecache)."""
+
+    __tablename__ = "revision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger)
 
 
 def insert_ignoring_conflict(table: Any, values: dict[str, Any]) -> Any:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from thinknet.database import begin_writing
 from thinknet.extensions import db
 from thinknet.models import Attempt, utcnow
 from thinknet.templating import format_when
@@ -65,6 +66,7 @@ def check(kind: str, account: str, ip: str, now: datetime | None = None) -> None
 
 
 def record(kind: str, account: str, ip: str) -> None:
+    begin_writing()  # a mistyped join link is counted even though opening it is a GET
     db.session.add(Attempt(kind=kind, account=account, ip=ip))
     db.session.flush()
 

@@ -12,6 +12,7 @@ from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.meetings import services as meeting_services
 from thinknet.meetings.views import rsvp_context
+from thinknet.pagecache import cached_page
 from thinknet.topics import services as topic_services
 
 bp = Blueprint("main", __name__)
@@ -20,6 +21,7 @@ TOP_TOPICS = 3
 
 
 @bp.route("/")
+@cached_page
 def dashboard() -> Response:
     meeting = meeting_services.next_meeting()
     context = rsvp_context(meeting) if meeting else {}

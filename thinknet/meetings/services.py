@@ -350,40 +350,53 @@ def _fill_seats(meeting: Meeting) -> list[Member]:
     return promoted
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One member's answer as the turnout shows it: plain values, not rows, so a full house stays cheap."""
+
+    member_id: int
+    name: str
+    answer: RsvpAnswer
+    waitlisted: bool
+    answered_at: datetime
+
+
 @dataclass
 class Turnout:
     """Who answered what for one meeting, the waitlist in its order."""
 
-    confirmed: list[Rsvp] = field(default_factory=list)
-    waitlist: list[Rsvp] = field(default_factory=list)
-    maybe: list[Rsvp] = field(default_factory=list)
-    no: list[Rsvp] = field(default_factory=list)
+    confirmed: list[Answer] = field(default_factory=list)
+    waitlist: list[Answer] = field(default_factory=list)
+    maybe: list[Answer] = field(default_factory=list)
+    no: list[Answer] = field(default_factory=list)
 
-    def answer_of(self, member: Member) -> Rsvp | None:
-        for rsvp in (*self.confirmed, *self.waitlist, *self.maybe, *self.no):
-            if rsvp.member_id == member.id:
-                return rsvp
+    def answer_of(self, member: Member) -> Answer | None:
+        for answer in (*self.confirmed, *self.waitlist, *self.maybe, *self.no):
+            if answer.member_id == member.id:
+                return answer
         return None
 
     def waitlist_position(self, member: Member) -> int | None:
-        for position, rsvp in enumerate(self.waitlist, start=1):
-            if rsvp.member_id == member.id:
+        for position, answer in enumerate(self.waitlist, start=1):
+            if answer.member_id == member.id:
                 return position
         return None
 
 
 def turnout(meeting: Meeting) -> Turnout:
-    """Every answer for the meeting, with its member, in one query."""
-    rsvps = db.session.scalars(
-        select(Rsvp).options(joinedload(Rsvp.member)).where(Rsvp.meeting_id == meeting.id)
+    """Every answer for the meeting, with its member's name, in one query."""
+    rows = db.session.execute(
+        select(Rsvp.member_id, Member.name, Rsvp.answer, Rsvp.waitlisted, Rsvp.answered_at)
+        .join(Member, Rsvp.member_id == Member.id).where(Rsvp.meeting_id == meeting.id)
         .order_by(Rsvp.answered_at, Rsvp.id)
-    ).all()
+    )
     result = Turnout()
-    for rsvp in rsvps:
-        if rsvp.answer == RsvpAnswer.YES:
-            (result.waitlist if rsvp.waitlisted else result.confirmed).append(rsvp)
+    for row in rows:
+        answer = Answer(*row)
+        if answer.answer == RsvpAnswer.YES:
+            (result.waitlist if answer.waitlisted else result.confirmed).append(answer)
         else:
-            (result.maybe if rsvp.answer == RsvpAnswer.MAYBE else result.no).append(rsvp)
+            (result.maybe if answer.answer == RsvpAnswer.MAYBE else result.no).append(answer)
     return result
 
 

@@ -12,6 +12,7 @@ from thinknet.extensions import db
 from thinknet.meetings import feed, invites, services
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
 from thinknet.models import Meeting, Member, RsvpAnswer
+from thinknet.pagecache import cached_page, page_cache
 from thinknet.topics import services as topic_services
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
@@ -33,6 +34,7 @@ def tell_promoted(meeting: Meeting, promoted: list[Member]) -> None:
 
 
 @bp.route("/")
+@cached_page
 def index() -> Response:
     page = max(request.args.get("page", 1, type=int), 1)
     past = services.past_meetings(page)
@@ -57,6 +59,7 @@ def render_show(meeting: Meeting, takeaway_form: TakeawayForm | None = None, sta
 
 
 @bp.route("/<int:meeting_id>")
+@cached_page
 def show(meeting_id: int) -> Response:
     return render_show(db.get_or_404(Meeting, meeting_id))
 
@@ -182,9 +185,15 @@ def subscription(token: str) -> Response:
             and version.last_modified <= request.if_modified_since):
         response = make_response("", 304)
     else:
-        meetings = feed.feed_meetings()
-        response = make_response(calendar.feed(meetings, invites.group_identity(),
-                                               {m.id: invites.meeting_url(m) for m in meetings}))
+        # The ETag names everything the bytes depend on, so a feed built once is kept under it.
+        cache = page_cache()
+        kept = cache.get(("feed", version.etag))
+        if kept is None:
+            meetings = feed.feed_meetings()
+            body = calendar.feed(meetings, invites.group_identity(), {m.id: invites.meeting_url(m) for m in meetings})
+            kept = (body, 200, [])
+            cache.put(("feed", version.etag), *kept)
+        response = make_response(kept[0])
         response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.set_etag(version.etag)
     response.last_modified = version.last_modified

@@ -7,21 +7,25 @@ from thinknet import htmx
 from thinknet.extensions import db
 from thinknet.members import services
 from thinknet.models import Member
+from thinknet.pagecache import cached_page
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
 
 @bp.route("/")
+@cached_page
 def index() -> Response:
     return htmx.render("members/index.html", entries=services.directory(), mix=services.sector_mix())
 
 
 @bp.route("/tree")
+@cached_page
 def tree() -> Response:
     return htmx.render("members/tree.html", roots=services.sponsor_tree())
 
 
 @bp.route("/<int:member_id>")
+@cached_page
 def profile(member_id: int) -> Response:
     member = db.get_or_404(Member, member_id)
     return htmx.render(

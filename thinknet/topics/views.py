@@ -10,6 +10,7 @@ from thinknet.access import organizers_only, resubmittable, safe_next_url
 from thinknet.extensions import db
 from thinknet.meetings import services as meeting_services
 from thinknet.models import Topic
+from thinknet.pagecache import cached_page
 from thinknet.templating import format_when
 from thinknet.topics import services
 from thinknet.topics.forms import MoveTopicForm, NewTopicForm, TopicForm
@@ -22,6 +23,7 @@ def back(default: str) -> str:
 
 
 @bp.route("/")
+@cached_page
 def index() -> Response:
     return htmx.render("topics/index.html", topics=services.open_topics(current_user))
 
@@ -48,6 +50,7 @@ def new() -> Response:
 
 
 @bp.route("/<int:topic_id>")
+@cached_page
 def show(topic_id: int) -> Response:
     topic = db.get_or_404(Topic, topic_id)
     move_form = None

@@ -1,0 +1,104 @@
+"""The page cache: a page is served again only while nothing it could show has changed, on any server."""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from conftest import CSRF_META, sign_in
+from thinknet.extensions import db
+from thinknet.models import Member, Revision, Settings
+from thinknet.pagecache import PageCache
+
+
+def revision(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(Revision.number))
+
+
+def test_a_second_view_is_served_from_the_cache_with_a_fresh_working_csrf_token(app, client, login, member,
+                                                                                 make_meeting, count_queries):
+    meeting = make_meeting(days_from_now=7)
+    login(member)
+    first = client.get(f"/meetings/{meeting}")
+    with count_queries() as counter:
+        second = client.get(f"/meetings/{meeting}")
+    # The sign-in and the revision: the page itself is not rebuilt.
+    assert counter.count == 2, counter.statements
+    token = CSRF_META.search(second.get_data(as_text=True)).group(1)
+    assert second.get_data(as_text=True) == first.get_data(as_text=True).replace(
+        CSRF_META.search(first.get_data(as_text=True)).group(1), token)
+    assert "\x00" not in second.get_data(as_text=True)
+    # The token a cached page carries is this session's and works.
+    answered = client.post(f"/meetings/{meeting}/rsvp", data={"answer": "yes", "csrf_token": token})
+    assert answered.status_code == 303
+    assert "You're coming" in client.get(f"/meetings/{meeting}").get_data(as_text=True)
+
+
+def test_a_change_made_through_another_server_shows_at_once(make_app, make_member, make_meeting):
+    # Two servers over one database, each with its own cache: only the revision number is shared.
+    one, two = make_app(), make_app()
+    with one.app_context():
+        ada = make_member(email="ada@example.org", name="Ada Lovelace")
+        alan = make_member(email="alan@example.org", name="Alan Turing")
+    meeting = make_meeting(days_from_now=7)
+    ada_client, alan_client = one.test_client(), two.test_client()
+    sign_in(ada_client, ada.email)
+    sign_in(alan_client, alan.email)
+    assert "Alan Turing" not in ada_client.get(f"/meetings/{meeting}").get_data(as_text=True)
+    before = revision(one)
+    token = CSRF_META.search(alan_client.get(f"/meetings/{meeting}").get_data(as_text=True)).group(1)
+    alan_client.post(f"/meetings/{meeting}/rsvp", data={"answer": "yes", "csrf_token": token})
+    assert revision(one) == before + 1
+    assert "Alan Turing" in ada_client.get(f"/meetings/{meeting}").get_data(as_text=True)
+
+
+def test_each_member_gets_their_own_page(app, client, make_member, make_meeting):
+    ada = make_member(email="ada@example.org", name="Ada Lovelace")
+    alan = make_member(email="alan@example.org", name="Alan Turing")
+    meeting = make_meeting(days_from_now=7)
+    sign_in(client, ada.email)
+    token = CSRF_META.search(client.get(f"/meetings/{meeting}").get_data(as_text=True)).group(1)
+    client.post(f"/meetings/{meeting}/rsvp", data={"answer": "yes", "csrf_token": token})
+    assert "You're coming" in client.get(f"/meetings/{meeting}").get_data(as_text=True)
+    other = app.test_client()
+    sign_in(other, alan.email)
+    page = other.get(f"/meetings/{meeting}").get_data(as_text=True)
+    assert "You're coming" not in page and "Are you coming?" in page and "Ada Lovelace" in page
+
+
+def test_a_flashed_message_is_shown_once_and_never_cached(client, login, member):
+    login(member)
+    client.get("/members/")
+    client.get("/members/")  # now cached
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "A message for this one view.")]
+    assert "A message for this one view." in client.get("/members/").get_data(as_text=True)
+    assert "A message for this one view." not in client.get("/members/").get_data(as_text=True)
+
+
+def test_only_changes_a_page_could_show_move_the_revision_on(app, client, member):
+    before = revision(app)
+    sign_in(client, member.email)  # a sign-in row: no page shows it
+    assert revision(app) == before
+    with app.app_context():
+        db.session.execute(update(Member).where(Member.id == member.id).values(headline="Poet"))
+        db.session.rollback()  # nothing committed, nothing moves
+        assert db.session.scalar(select(Revision.number)) == before
+        db.session.get(Settings, 1).group_name = "The Early Birds"
+        db.session.commit()
+        assert db.session.scalar(select(Revision.number)) == before + 1
+        db.session.execute(update(Member).where(Member.id == member.id).values(headline="Poet"))
+        db.session.commit()
+        assert db.session.scalar(select(Revision.number)) == before + 2
+
+
+def test_the_cache_keeps_within_its_size_dropping_the_least_recently_used():
+    cache = PageCache(limit=100)
+    cache.put(("a",), b"x" * 20, 200, [])
+    cache.put(("b",), b"x" * 20, 200, [])
+    cache.put(("too big",), b"x" * 26, 200, [])  # over a quarter of the limit: never kept
+    assert cache.get(("too big",)) is None
+    for name in "cdef":
+        cache.get(("a",))  # "a" stays in use
+        cache.put((name,), b"x" * 20, 200, [])
+    assert cache.size <= 100
+    assert cache.get(("a",)) is not None and cache.get(("b",)) is None

@@ -1,0 +1,151 @@
+"""The page cache: a member's page, once rendered, is served again until the group's data changes.
+
+Every committed change to the group's data moves one number on (the `revision` row) in the same
+transaction, so a page cached under the number it was rendered with can never show data older than the
+database's, on any worker or machine. The key also holds the member, the URL, page-or-fragment and the
+minute, so times such as "closes in 2 hours" stay true to the minute. The CSRF token is left out of the
+stored copy and put back, fresh, on every hit; a page with a message waiting (flash) is not cached.
+
+Each worker keeps its own copy (least recently used goes first, within PAGE_CACHE_BYTES), so nothing here
+is shared but the revision number. Tables whose changes no cached page shows do not move it on.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import wraps
+from threading import Lock
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, make_response, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from thinknet import htmx
+from thinknet.extensions import db
+from thinknet.models import Revision
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+# Rows no cached page shows: sign-ins, brute-force counters, the audit log, reset links.
+UNSHOWN_TABLES = frozenset({"sign_in", "attempt", "audit_event", "password_reset", "revision"})
+TOKEN_HOLE = b"\x00csrf-token\x00"
+_CHANGED = "thinknet.changed"
+
+
+class PageCache:
+    """Rendered pages by key, least recently used dropped first once the size passes ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.pages: OrderedDict[tuple, tuple[bytes, int, list[tuple[str, str]]]] = OrderedDict()
+        self.lock = Lock()
+
+    def get(self, key: tuple) -> tuple[bytes, int, list[tuple[str, str]]] | None:
+        with self.lock:
+            page = self.pages.get(key)
+            if page is not None:
+                self.pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple, body: bytes, status: int, headers: list[tuple[str, str]]) -> None:
+        if len(body) > self.limit // 4:
+            return
+        with self.lock:
+            if key in self.pages:
+                return
+            self.pages[key] = (body, status, headers)
+            self.size += len(body)
+            while self.size > self.limit:
+                _, (dropped, _, _) = self.pages.popitem(last=False)
+                self.size -= len(dropped)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pages.clear()
+            self.size = 0
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["thinknet.pagecache"] = PageCache(app.config["PAGE_CACHE_BYTES"])
+
+
+def page_cache() -> PageCache:
+    """This worker's cache, for pages and for other bytes kept under a key that names all they depend on."""
+    return current_app.extensions["thinknet.pagecache"]
+
+
+def _note_change(session: Session, table: Any) -> None:
+    if getattr(table, "name", None) not in UNSHOWN_TABLES:
+        session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    for row in (*session.new, *session.dirty, *session.deleted):
+        _note_change(session, getattr(row, "__table__", None))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _note_change(state.session, getattr(state.statement, "table", None))
+
+
+@event.listens_for(Session, "before_commit")
+def _move_revision_on(session: Session) -> None:
+    # Last of all, just before the commit: the revision row is the final lock a transaction takes, so it
+    # can never be part of a deadlock.
+    session.flush()
+    if session.info.pop(_CHANGED, False):
+        session.execute(update(Revision).where(Revision.id == 1).values(number=Revision.number + 1))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changes(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
+
+
+def current_revision() -> int | None:
+    """The revision number, or None if its row is missing (then nothing is cached)."""
+    return db.session.scalar(select(Revision.number).where(Revision.id == 1))
+
+
+def _key() -> tuple | None:
+    if not current_app.config["PAGE_CACHE_BYTES"] or "_flashes" in session:
+        return None
+    revision = current_revision()
+    if revision is None:
+        return None
+    return (request.endpoint, request.full_path, current_user.id, htmx.wants_fragment(),
+            request.headers.get("HX-Target"), revision, int(time.time() // 60))
+
+
+def cached_page(view: View) -> View:
+    """Serves a signed-in member's GET page from the cache while nothing it could show has changed."""
+
+    @wraps(view)
+    def serve(*args: Any, **kwargs: Any) -> Response:
+        key = _key() if request.method == "GET" else None
+        if key is None:
+            return make_response(view(*args, **kwargs))
+        cache = page_cache()
+        page = cache.get(key)
+        if page is not None:
+            body, status, headers = page
+            return Response(body.replace(TOKEN_HOLE, generate_csrf().encode()), status, headers)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code == 200 and not response.direct_passthrough and "_flashes" not in session:
+            body = response.get_data()
+            token = g.get(current_app.config["WTF_CSRF_FIELD_NAME"])
+            if token:
+                body = body.replace(token.encode(), TOKEN_HOLE)
+            headers = [(name, value) for name, value in response.headers.items() if name.lower() not in ("set-cookie", "content-length")]
+            cache.put(key, body, response.status_code, headers)
+        return response
+
+    return serve  # type: ignore[return-value]
