@@ -359,6 +359,7 @@ class Answer:
     answer: RsvpAnswer
     waitlisted: bool
     answered_at: datetime
+    from_standing: bool
 
 
 @dataclass
@@ -386,7 +387,7 @@ class Turnout:
 def turnout(meeting: Meeting) -> Turnout:
     """Every answer for the meeting, with its member's name, in one query."""
     rows = db.session.execute(
-        select(Rsvp.member_id, Member.name, Rsvp.answer, Rsvp.waitlisted, Rsvp.answered_at)
+        select(Rsvp.member_id, Member.name, Rsvp.answer, Rsvp.waitlisted, Rsvp.answered_at, Rsvp.from_standing)
         .join(Member, Rsvp.member_id == Member.id).where(Rsvp.meeting_id == meeting.id)
         .order_by(Rsvp.answered_at, Rsvp.id)
     )
