@@ -16,9 +16,14 @@ timeout = int(os.environ.get("THINKNET_TIMEOUT", 30))
 graceful_timeout = 30
 keepalive = 5
 
-# Workers are replaced now and then, so no process grows for ever.
-max_requests = 2000
-max_requests_jitter = 200
+# The app is loaded once, before the workers are forked: a worker starts (or is replaced) in milliseconds
+# instead of importing everything again while requests wait.
+preload_app = True
+
+# Workers are replaced now and then, so no process grows for ever; the jitter keeps them from all being
+# replaced at the same moment.
+max_requests = 5000
+max_requests_jitter = 2500
 
 # The access log records the path without its query string; the app's log filter replaces the secret part of
 # join, reset and calendar-feed paths with [redacted] in this log too.
@@ -28,3 +33,13 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 # Only the load balancer in front may say which address and scheme a request came from.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_fork(server, worker):
+    """Each worker opens its own database connections: none may be shared with the master."""
+    app = server.app.wsgi()
+    database = getattr(app, "extensions", {}).get("sqlalchemy")
+    if database is not None:
+        with app.app_context():
+            for engine in database.engines.values():
+                engine.dispose(close=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKERS = multiprocessing.cpu_count() * 2 + 1
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench.build import PASSWORD, build  # noqa: E402
@@ -46,67 +47,89 @@ def worker_memory_mb(server: GunicornServer) -> float:
     children = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout.split()
     sizes = []
     for pid in children:
-        status = Path(f"/proc/{pid}/status").read_text()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:  # a worker being replaced
+            continue
         sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
     return max(sizes) if sizes else 0.0
 
 
-def measure(size: str, database_url: str, workdir: Path, seconds: int) -> dict:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench-key-" + "x" * 40,
-                      "INSTANCE_PATH": str(workdir / f"seed-{size}"), "TESTING": True, "RATELIMIT_ENABLED": False})
-    with app.app_context():
-        from flask_migrate import upgrade
+class Site:
+    """One size of network, built into its own database and served by gunicorn with signed-in members."""
 
-        upgrade()
-        network = build(size)
-    workers = multiprocessing.cpu_count() * 2 + 1
-    server = GunicornServer(database_url, workdir / f"live-{size}", workers=workers)
-    server.start()
-    try:
+    def __init__(self, size: str, database_url: str, workdir: Path) -> None:
+        self.size, self.database_url, self.workdir = size, database_url, workdir
+        self.app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench-key-" + "x" * 40,
+                               "INSTANCE_PATH": str(workdir / f"seed-{size}"), "TESTING": True,
+                               "RATELIMIT_ENABLED": False})
+        with self.app.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+            self.network = build(size)
+        self.server = GunicornServer(database_url, workdir / f"live-{size}", workers=WORKERS)
+        self.reference = Reference(database_url)
+
+    def start(self) -> None:
+        self.server.start()
+        self.reference.start()
         lines, feed = [], ""
-        for email in network.emails:
+        for email in self.network.emails:
             session = requests.Session()
-            token = CSRF.search(session.get(server.url + "/login").text).group(1)
-            session.post(server.url + "/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-            me = session.get(server.url + "/me/").text
+            token = CSRF.search(session.get(self.server.url + "/login").text).group(1)
+            session.post(self.server.url + "/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+            me = session.get(self.server.url + "/me/").text
             feed = feed or FEED.search(me).group(1)
             cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
             lines.append(f"{cookie}\t{CSRF.search(me).group(1)}")
-        sessions = workdir / f"sessions-{size}.txt"
-        sessions.write_text("\n".join(lines) + "\n")
-        etag = requests.get(server.url + feed).headers["ETag"]
-        urls = paths(network, feed)
-        results = {}
-        for name, method, _, kind in PAGES:
-            wrk(server.url + urls[name][1], method, kind, sessions, etag, 1)  # warm-up, not counted
-            results[name] = wrk(server.url + urls[name][1], method, kind, sessions, etag, seconds)
-        memory = worker_memory_mb(server)
-        counts = query_counts(app, network)
-    finally:
-        server.stop()
-    return {"pages": results, "queries": counts, "memory_mb": memory}
+        self.sessions = self.workdir / f"sessions-{self.size}.txt"
+        self.sessions.write_text("\n".join(lines) + "\n")
+        self.etag = requests.get(self.server.url + feed).headers["ETag"]
+        self.urls = paths(self.network, feed)
+
+    def run(self, name: str, method: str, kind: str, seconds: int) -> dict:
+        url = self.server.url + self.urls[name][1]
+        wrk(url, method, kind, self.sessions, self.etag, 1)  # warm-up, not counted
+        return wrk(url, method, kind, self.sessions, self.etag, seconds)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.reference.stop()
 
 
-def reference_rps(database_url: str, workdir: Path, seconds: int) -> float:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    process = subprocess.Popen([gunicorn, "--workers", str(multiprocessing.cpu_count() * 2 + 1), "--bind",
-                                f"127.0.0.1:{port}", "bench.reference:create_app()"], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+class Reference:
+    """The bare reference app (bench/reference.py) on the same database, under the same gunicorn settings."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "DATABASE_URL": self.database_url, "PYTHONPATH": str(ROOT)}
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        self.process = subprocess.Popen(
+            [gunicorn, "--workers", str(WORKERS), "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "/dev/null",
+             "bench.reference:create_app()"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=10)
-                break
+                requests.get(f"http://127.0.0.1:{self.port}/", timeout=10)
+                return
             except requests.RequestException:
                 time.sleep(0.2)
+
+    def run(self, workdir: Path, seconds: int) -> float:
         empty = workdir / "empty.txt"
         empty.write_text("\t\n")
-        return wrk(f"http://127.0.0.1:{port}/", "GET", "page", empty, "", seconds)["rps"]
-    finally:
-        process.terminate()
-        process.wait()
+        url = f"http://127.0.0.1:{self.port}/"
+        wrk(url, "GET", "page", empty, "", 1)
+        return wrk(url, "GET", "page", empty, "", seconds)["rps"]
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait()
 
 
 def main() -> None:
@@ -121,24 +144,38 @@ def main() -> None:
     if args.db == "postgres":
         cluster = PostgresCluster()
         cluster.start()
+    sites: dict[str, Site] = {}
     try:
-        measured, reference = {}, {}
         for size in ("small", "big"):
             url = (cluster.create_database(f"bench_{size}") if cluster
                    else f"sqlite:///{workdir / f'bench-{size}.sqlite'}")
-            measured[size] = measure(size, url, workdir, args.seconds)
-            reference[size] = reference_rps(url, workdir, args.seconds)
+            sites[size] = Site(size, url, workdir)
+            sites[size].start()
+        # Both sizes stay up, and each page runs on the small network then at once on the big one, so a
+        # machine that speeds up or slows down during the run does not skew big/small. The reference runs
+        # before and after the pages, and its mean is the yardstick.
+        reference = {size: [site.reference.run(workdir, args.seconds)] for size, site in sites.items()}
+        results: dict[str, dict] = {size: {} for size in sites}
+        for name, method, _, kind in PAGES:
+            for size, site in sites.items():
+                results[size][name] = site.run(name, method, kind, args.seconds)
+        for size, site in sites.items():
+            reference[size].append(site.reference.run(workdir, args.seconds))
+        measured = {size: {"pages": results[size], "memory_mb": worker_memory_mb(site.server),
+                           "queries": query_counts(site.app, site.network)} for size, site in sites.items()}
     finally:
+        for site in sites.values():
+            site.stop()
         if cluster:
             cluster.stop()
-    report(args.db, measured, reference, args.seconds)
+    report(args.db, measured, {size: sum(runs) / len(runs) for size, runs in reference.items()}, args.seconds)
 
 
 def report(database: str, measured: dict, reference: dict, seconds: int) -> None:
     big, small = measured["big"], measured["small"]
     lines = [f"# Benchmark, {date.today()}, {database}", "",
              f"Machine: {platform.platform()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}; "
-             f"gunicorn with {multiprocessing.cpu_count() * 2 + 1} sync workers; wrk -t2 -c16 -d{seconds}s.",
+             f"gunicorn with {WORKERS} sync workers; wrk -t2 -c16 -d{seconds}s.",
              f"Reference route: {reference['big']:.0f} req/s on the big data, {reference['small']:.0f} on the small.",
              f"Largest worker after the run: {big['memory_mb']:.0f} MB resident.", "",
              "| page | req/s | p50 ms | p99 ms | queries | × reference | big/small | errors |",

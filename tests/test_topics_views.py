@@ -1,6 +1,8 @@
 """Topics over HTTP: posting, "me too" in place, the author's controls, organizers' controls, and anonymity."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -198,3 +200,23 @@ def test_an_anonymous_author_appears_in_no_response_a_non_author_receives(
     assert seen_topic
     assert "Anonymous" in client.get(f"/topics/{topic_id}").get_data(as_text=True)
     assert all(author.email not in str(message) for message in outbox(app))
+
+
+def test_the_topics_list_comes_a_page_at_a_time_most_wanted_first(app, client, login, member, make_member):
+    other = make_member(email="other@example.org")
+    with app.app_context():
+        topics = [Topic(title=f"Question number {n}", details="", author_id=other.id, state=TopicState.OPEN)
+                  for n in range(30)]
+        db.session.add_all(topics)
+        db.session.flush()
+        db.session.add(Vote(topic_id=topics[29].id, member_id=member.id))  # the last one posted is wanted
+        db.session.commit()
+    login(member)
+    first = client.get("/topics/").get_data(as_text=True)
+    # The wanted one leads; the rest by age.
+    assert re.findall(r"Question number (\d+)", first) == ["29", *map(str, range(24))]
+    assert 'href="/topics/?page=2"' in first and "?page=0" not in first
+    second = client.get("/topics/?page=2").get_data(as_text=True)
+    assert re.findall(r"Question number (\d+)", second) == ["24", "25", "26", "27", "28"] and 'href="/topics/?page=1"' in second
+    assert "Question number 29" not in second
+    assert "No more topics" in client.get("/topics/?page=3").get_data(as_text=True)

@@ -70,9 +70,19 @@ def agenda(meeting: Meeting, viewer: Member) -> list[TopicView]:
         select(Topic).where(Topic.meeting_id == meeting.id, Topic.state != TopicState.WITHDRAWN), viewer))
 
 
-def open_topics(viewer: Member) -> list[TopicView]:
-    """Topics still to be discussed, on an upcoming agenda or in the backlog, most wanted first."""
-    return _ordered_by_interest(_views(select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES)), viewer))
+TOPICS_PAGE_SIZE = 25
+
+
+def open_topics(viewer: Member, page: int = 1) -> list[TopicView]:
+    """Topics still to be discussed, on an upcoming agenda or in the backlog, most wanted first (the agenda's
+    order), a page at a time: one more than the page size says whether there is a next page."""
+    votes = select(func.count()).where(Vote.topic_id == Topic.id).correlate(Topic).scalar_subquery()
+    return _views(
+        select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES))
+        .order_by(Topic.pinned.desc(), votes.desc(), Topic.created_at, Topic.id)
+        .limit(TOPICS_PAGE_SIZE + 1).offset((page - 1) * TOPICS_PAGE_SIZE),
+        viewer,
+    )
 
 
 def recent_topics(viewer: Member, limit: int = 5) -> list[TopicView]:

@@ -25,7 +25,10 @@ def back(default: str) -> str:
 @bp.route("/")
 @cached_page
 def index() -> Response:
-    return htmx.render("topics/index.html", topics=services.open_topics(current_user))
+    page = max(request.args.get("page", 1, type=int), 1)
+    topics = services.open_topics(current_user, page)
+    return htmx.render("topics/index.html", topics=topics[:services.TOPICS_PAGE_SIZE], page=page,
+                       more=len(topics) > services.TOPICS_PAGE_SIZE)
 
 
 @bp.route("/new", methods=["GET", "POST"])
