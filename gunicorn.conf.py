@@ -1,6 +1,7 @@
 """gunicorn settings for production: `gunicorn -c gunicorn.conf.py` from the project folder.
 
 Every value can be overridden from the environment, so one file serves every machine."""
+import gc
 import multiprocessing
 import os
 
@@ -33,6 +34,12 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 # Only the load balancer in front may say which address and scheme a request came from.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def when_ready(server):
+    """After the app is loaded, before the first fork: what is loaded so far is never collected again, so the
+    workers' garbage collections skip it and leave its memory pages shared."""
+    gc.freeze()
 
 
 def post_fork(server, worker):
