@@ -10,7 +10,6 @@ from flask_login import current_user
 
 from thinknet import htmx
 from thinknet.audit import record
-from thinknet.database import begin_writing
 from thinknet.extensions import db
 from thinknet.auth.services import member_for_sign_in
 from thinknet.extensions import login_manager
@@ -89,7 +88,6 @@ def init_app(app: Flask) -> None:
             return login_manager.unauthorized()
         if is_organizer_endpoint(request.endpoint, request.blueprint) and not current_user.is_organizer:
             # Kept in the audit log even though nothing else happens: someone reached for organizers' powers.
-            begin_writing()
             record(current_user, "access.refused", subject=current_user, method=request.method,
                    endpoint=request.endpoint)
             db.session.commit()

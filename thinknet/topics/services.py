@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, delete, exists, func, select, update
 from sqlalchemy.orm import joinedload
@@ -46,9 +47,18 @@ def may_see_author(topic: Topic, viewer: Member) -> bool:
     return not topic.anonymous or topic.author_id == viewer.id
 
 
-def _views(statement: Select, viewer: Member) -> list[TopicView]:
+def _vote_count() -> Any:
     # Counted per topic shown, through the (topic, member) index: the cost follows the page, not the history.
-    votes = select(func.count()).where(Vote.topic_id == Topic.id).correlate(Topic).scalar_subquery()
+    return select(func.count()).where(Vote.topic_id == Topic.id).correlate(Topic).scalar_subquery()
+
+
+def _by_interest(statement: Select) -> Select:
+    """Agenda order: pinned first, then most "me too", then oldest."""
+    return statement.order_by(Topic.pinned.desc(), _vote_count().desc(), Topic.created_at, Topic.id)
+
+
+def _views(statement: Select, viewer: Member) -> list[TopicView]:
+    votes = _vote_count()
     voted = exists().where(and_(Vote.topic_id == Topic.id, Vote.member_id == viewer.id))
     rows = db.session.execute(
         statement.add_columns(votes, voted).options(joinedload(Topic.author), joinedload(Topic.meeting))
@@ -60,14 +70,9 @@ def _views(statement: Select, viewer: Member) -> list[TopicView]:
     ]
 
 
-def _ordered_by_interest(views: list[TopicView]) -> list[TopicView]:
-    """Agenda order: pinned first, then most "me too", then oldest."""
-    return sorted(views, key=lambda v: (not v.topic.pinned, -v.votes, v.topic.created_at, v.topic.id))
-
-
 def agenda(meeting: Meeting, viewer: Member) -> list[TopicView]:
-    return _ordered_by_interest(_views(
-        select(Topic).where(Topic.meeting_id == meeting.id, Topic.state != TopicState.WITHDRAWN), viewer))
+    return _views(_by_interest(
+        select(Topic).where(Topic.meeting_id == meeting.id, Topic.state != TopicState.WITHDRAWN)), viewer)
 
 
 TOPICS_PAGE_SIZE = 25
@@ -76,10 +81,8 @@ TOPICS_PAGE_SIZE = 25
 def open_topics(viewer: Member, page: int = 1) -> list[TopicView]:
     """Topics still to be discussed, on an upcoming agenda or in the backlog, most wanted first (the agenda's
     order), a page at a time: one more than the page size says whether there is a next page."""
-    votes = select(func.count()).where(Vote.topic_id == Topic.id).correlate(Topic).scalar_subquery()
     return _views(
-        select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES))
-        .order_by(Topic.pinned.desc(), votes.desc(), Topic.created_at, Topic.id)
+        _by_interest(select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES)))
         .limit(TOPICS_PAGE_SIZE + 1).offset((page - 1) * TOPICS_PAGE_SIZE),
         viewer,
     )
