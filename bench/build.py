@@ -26,6 +26,7 @@ from thinknet.models import (
 )
 
 PASSWORD = "bench password 1"
+SIGNED_IN = 9
 SIZES = {
     # active, departed, weeks back, weeks ahead, topics per meeting, RSVPs per meeting
     "big": (150, 40, 252, 8, 19, 96),
@@ -113,4 +114,6 @@ def build(size: str, seed: int = 1) -> Network:
     # The session members RSVP to: a week or so ahead, so its RSVPs are open whatever the time of day.
     upcoming = [mid for mid, start in meeting_rows if start > now + timedelta(days=2)][0]
     open_topic = db.session.scalar(select(Topic.id).where(Topic.meeting_id == upcoming).limit(1))
-    return Network([f"member{n}@bench.example" for n in range(1, 17)], upcoming, open_topic)
+    # The same nine members sign in on both sizes (the small network has ten), so both serve as many
+    # members' pages; nine is odd, so each member's RSVP and "me too" alternate from one post to the next.
+    return Network([f"member{n}@bench.example" for n in range(1, SIGNED_IN + 1)], upcoming, open_topic)

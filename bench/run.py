@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKERS = multiprocessing.cpu_count() * 2 + 1
+WORKERS = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))  # as gunicorn.conf.py
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench.build import PASSWORD, build  # noqa: E402
@@ -79,7 +79,10 @@ class Site:
             session = requests.Session()
             token = CSRF.search(session.get(self.server.url + "/login").text).group(1)
             session.post(self.server.url + "/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-            me = session.get(self.server.url + "/me/").text
+            me = session.get(self.server.url + "/me/", allow_redirects=False)
+            if me.status_code != 200:
+                raise SystemExit(f"{email} could not sign in to the {self.size} network")
+            me = me.text
             feed = feed or FEED.search(me).group(1)
             cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
             lines.append(f"{cookie}\t{CSRF.search(me).group(1)}")
@@ -136,7 +139,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default=os.environ.get("DB", "sqlite"))
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 10)))
+    parser.add_argument("--pages", help="only these pages, comma-separated (for a quick look; nothing is written)")
     args = parser.parse_args()
+    only = set(args.pages.split(",")) if args.pages else None
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `make bench` installs it (package wrk).")
     workdir = Path(tempfile.mkdtemp(prefix="thinknet-bench-"))
@@ -157,6 +162,8 @@ def main() -> None:
         reference = {size: [site.reference.run(workdir, args.seconds)] for size, site in sites.items()}
         results: dict[str, dict] = {size: {} for size in sites}
         for name, method, _, kind in PAGES:
+            if only and name not in only:
+                continue
             for size, site in sites.items():
                 results[size][name] = site.run(name, method, kind, args.seconds)
         for size, site in sites.items():
@@ -168,10 +175,11 @@ def main() -> None:
             site.stop()
         if cluster:
             cluster.stop()
-    report(args.db, measured, {size: sum(runs) / len(runs) for size, runs in reference.items()}, args.seconds)
+    report(args.db, measured, {size: sum(runs) / len(runs) for size, runs in reference.items()}, args.seconds,
+           write=only is None)
 
 
-def report(database: str, measured: dict, reference: dict, seconds: int) -> None:
+def report(database: str, measured: dict, reference: dict, seconds: int, write: bool = True) -> None:
     big, small = measured["big"], measured["small"]
     lines = [f"# Benchmark, {date.today()}, {database}", "",
              f"Machine: {platform.platform()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}; "
@@ -181,11 +189,16 @@ def report(database: str, measured: dict, reference: dict, seconds: int) -> None
              "| page | req/s | p50 ms | p99 ms | queries | × reference | big/small | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, *_ in PAGES:
+        if name not in big["pages"]:
+            continue
         b, s = big["pages"][name], small["pages"][name]
         lines.append(f"| {name} | {b['rps']:.0f} | {b['p50']:.1f} | {b['p99']:.1f} | {big['queries'][name]} "
                      f"(small {small['queries'][name]}) | {b['rps'] / reference['big']:.2f} | "
                      f"{b['rps'] / s['rps']:.2f} | {b['errors']} |")
     text = "\n".join(lines) + "\n"
+    if not write:
+        print(text)
+        return
     out = ROOT / "bench" / "results" / f"{date.today()}-{database}.md"
     out.write_text(text)
     (out.with_suffix(".json")).write_text(json.dumps(

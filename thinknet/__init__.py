@@ -72,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The sign-in guard runs before the CSRF check, so a visitor is sent to sign in, not shown a 400.
     access.init_app(app)
     csrf.init_app(app)
+    database.write_from_the_view(app)
     htmx.init_app(app)
     errors.init_app(app)
 

@@ -1,14 +1,22 @@
 """Engine set-up: SQLite gets foreign keys, WAL and a busy timeout.
 
-SQLite has one writer at a time. A request that may write (POST and the like, and every command) begins
-with BEGIN IMMEDIATE, so a read-then-write rule takes the write lock before it reads. A GET only reads:
-it begins a plain read transaction, which in WAL mode runs beside the writer instead of queueing behind
-it, and is read-only (``PRAGMA query_only``), so a GET that writes by mistake fails in the tests. The rare
-GET that must write says so first with `begin_writing()`.
+SQLite has one writer at a time. A request that may write (POST and the like, and every command) begins its
+view with BEGIN IMMEDIATE, so a read-then-write rule takes the write lock before it reads. Everything else
+reads in a plain read transaction, which in WAL mode runs beside the writer instead of queueing behind it,
+and is read-only (``PRAGMA query_only``), so a GET that writes by mistake fails in the tests:
+- a GET, all through; the rare GET that must write says so first with `begin_writing()`;
+- the sign-in and CSRF checks of every request, before its view begins.
+
+Writers queue on a file lock next to the database before BEGIN IMMEDIATE. SQLite's own busy handler lets a
+waiting writer sleep for up to 100 ms at a time however soon the lock is free, so with a few workers posting
+at once most of their time went to sleeping; the file lock hands over within a millisecond, in order.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import time
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
@@ -29,7 +37,27 @@ def configure_engines(app: Flask) -> None:
 
 
 def _note_read_only_request() -> None:
-    g.reads_only = request.method in READ_ONLY_METHODS
+    g.reads_only = True
+
+
+def write_from_the_view(app: Flask) -> None:
+    """Registered after the sign-in and CSRF checks: those only read, so a request that may write takes the
+    write lock when its view begins, not before the checks."""
+    app.before_request(_begin_view)
+
+
+def _begin_view() -> None:
+    if request.method in READ_ONLY_METHODS or not g.get("reads_only"):
+        return
+    session = db.session()
+    if session.in_transaction():
+        # Ends the checks' read transaction; what they loaded (the signed-in member) stays loaded.
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
+    g.reads_only = False
 
 
 def reads_only() -> bool:
@@ -44,11 +72,70 @@ def begin_writing() -> None:
         g.reads_only = False
 
 
+class WriterQueueConnection(sqlite3.Connection):
+    """A SQLite connection that holds the writers' file lock from before BEGIN IMMEDIATE until its commit or
+    rollback. The lock file is the database's path plus ``-writer``."""
+
+    lock_path: str | None = None
+    lock_fd: int | None = None
+
+    def lock_for_writing(self, timeout: float) -> None:
+        if self.lock_path is None or self.lock_fd is not None:
+            return
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline, pause = time.monotonic() + timeout, 0.0002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self.lock_fd = fd
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+
+    def unlock(self) -> None:
+        if self.lock_fd is not None:
+            fd, self.lock_fd = self.lock_fd, None
+            os.close(fd)  # closing the file releases its lock
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.unlock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.unlock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.unlock()
+
+    def __del__(self) -> None:
+        self.unlock()
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
+    database = engine.url.database
+    lock_path = f"{os.path.abspath(database)}-writer" if database and database != ":memory:" else None
+
+    @event.listens_for(engine, "do_connect")
+    def on_do_connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["factory"] = WriterQueueConnection
+
     # The pysqlite transaction recipe from SQLAlchemy's SQLite dialect docs: we emit BEGIN ourselves.
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        dbapi_connection.lock_path = lock_path
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -62,5 +149,6 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
             connection.exec_driver_sql("PRAGMA query_only = ON")
             connection.exec_driver_sql("BEGIN")
         else:
+            connection.connection.dbapi_connection.lock_for_writing(busy_timeout_seconds)
             connection.exec_driver_sql("PRAGMA query_only = OFF")
             connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -4,8 +4,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, request
-from flask_login import current_user
+from flask import Flask, Response, g, request, session
 
 # No inline script or style anywhere: htmx is configured by a meta tag, its indicator styles live in our CSS.
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -80,7 +79,10 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        # Nothing a member sees may be kept by a shared cache or the browser's back-forward cache.
-        if current_user.is_authenticated and "Cache-Control" not in headers:
+        # Nothing a member sees may be kept by a shared cache or the browser's back-forward cache. Whether this
+        # is a member's request is known without the database: the member loaded for it, or its sign-in.
+        member = g.get("_login_user")
+        signed_in = not member.is_anonymous if member is not None else "_user_id" in session
+        if signed_in and "Cache-Control" not in headers:
             headers["Cache-Control"] = "no-store"
         return response

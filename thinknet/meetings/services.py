@@ -234,8 +234,12 @@ def get_meeting(meeting_id: int) -> Meeting | None:
 
 
 def lock_meeting(meeting_id: int) -> Meeting:
-    """The meeting, locked until commit: RSVPs for one meeting are decided one at a time."""
-    meeting = db.session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
+    """The meeting, locked until commit: RSVPs for one meeting are decided one at a time. On SQLite the
+    transaction already holds the only write lock (BEGIN IMMEDIATE), so a copy it has read stands."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        meeting = db.session.get(Meeting, meeting_id)
+    else:
+        meeting = db.session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
     assert meeting is not None
     return meeting
 
@@ -308,6 +312,10 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     now = utcnow()  # taken inside the lock, so waitlist order is the order answers were decided
     rsvp = db.session.scalar(select(Rsvp).where(Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id))
     check_answer(meeting, rsvp.answer if rsvp else None, answer, now)
+    # Only a confirmed yes that changes frees a seat, and only a session with a seat limit has a waitlist
+    # (a change to the limit fills seats itself: `_change_meeting`).
+    frees_a_seat = (meeting.seat_limit is not None and rsvp is not None and rsvp.answer == RsvpAnswer.YES
+                    and not rsvp.waitlisted)
     if rsvp is None:
         rsvp = Rsvp(meeting_id=meeting.id, member_id=member.id, answer=answer, answered_at=now)
         db.session.add(rsvp)
@@ -316,12 +324,12 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     else:
         rsvp.answer, rsvp.answered_at, rsvp.from_standing = answer, now, False
     if answer == RsvpAnswer.YES:
-        others = confirmed_count(meeting, excluding=member)
-        rsvp.waitlisted = meeting.seat_limit is not None and others >= meeting.seat_limit
+        rsvp.waitlisted = (meeting.seat_limit is not None
+                           and confirmed_count(meeting, excluding=member) >= meeting.seat_limit)
     else:
         rsvp.waitlisted = False
     db.session.flush()
-    return RsvpChange(rsvp, _fill_seats(meeting))
+    return RsvpChange(rsvp, _fill_seats(meeting) if frees_a_seat else [])
 
 
 def confirmed_count(meeting: Meeting, excluding: Member | None = None) -> int:

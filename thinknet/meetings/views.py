@@ -66,11 +66,12 @@ def show(meeting_id: int) -> Response:
 
 @bp.route("/<int:meeting_id>/rsvp", methods=["POST"])
 def rsvp(meeting_id: int) -> Response:
-    meeting = db.get_or_404(Meeting, meeting_id)
     form = RsvpForm()
-    back = safe_next_url(form.next.data) or url_for("meetings.show", meeting_id=meeting.id)
+    back = safe_next_url(form.next.data) or url_for("meetings.show", meeting_id=meeting_id)
     error = None
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()  # before the first query, which takes the write lock on SQLite
+    meeting = db.get_or_404(Meeting, meeting_id)
+    if valid:
         try:
             change = services.set_rsvp(current_user, meeting.id, RsvpAnswer(form.answer.data))
         except services.RsvpRefused as refused:
