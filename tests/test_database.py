@@ -109,6 +109,61 @@ def test_sqlite_read_then_write_rules_hold_under_simultaneous_requests(make_app,
         assert connection.exec_driver_sql("SELECT value FROM counter").scalar() == 8
 
 
+def test_sqlite_writers_queue_on_the_lock_file_and_the_next_begins_when_the_first_commits(app):
+    """A second writer waits (in a thread, so it polls) until the first commits, then goes straight on."""
+    sqlite_only(app)
+    began = threading.Event()
+
+    def second_writer() -> None:
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(text("SELECT count(*) FROM member"))
+            began.set()
+
+    with app.app_context(), db.engine.connect() as first:
+        first.execute(text("SELECT count(*) FROM member"))
+        assert first.connection.dbapi_connection.lock_fd is not None
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        assert not began.wait(0.3)  # still queued behind the first writer
+        first.commit()
+        assert first.connection.dbapi_connection.lock_fd is None
+    thread.join(5)
+    assert began.is_set()
+
+
+@pytest.mark.parametrize("where", ["main thread", "other thread"])
+def test_a_writer_that_waits_too_long_is_told_the_database_is_locked(app, where):
+    """Main thread: a blocking wait under an alarm (gunicorn's sync workers); other threads poll."""
+    sqlite_only(app)
+    outcome = []
+
+    def wait_briefly(waiting) -> None:
+        try:
+            waiting.lock_for_writing(0.2)
+        except sqlite3.OperationalError as error:
+            outcome.append(str(error))
+        else:
+            outcome.append("got the lock")
+
+    with app.app_context(), db.engine.connect() as first:
+        first.execute(text("SELECT 1"))
+        raw = db.engine.raw_connection()
+        waiting = raw.dbapi_connection
+        if where == "main thread":
+            wait_briefly(waiting)
+        else:
+            thread = threading.Thread(target=wait_briefly, args=(waiting,))
+            thread.start()
+            thread.join(5)
+        first.rollback()
+        waiting.lock_for_writing(0.2)  # free now
+        assert waiting.lock_fd is not None
+        waiting.rollback()
+        assert waiting.lock_fd is None
+        raw.close()
+    assert outcome == ["database is locked"]
+
+
 def test_a_fresh_database_has_the_settings_row_with_the_defaults(tmp_path):
     from conftest import app_config, migrate_to_head
     from thinknet import create_app

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -72,6 +74,48 @@ def begin_writing() -> None:
         g.reads_only = False
 
 
+class _TimedOut(Exception):
+    pass
+
+
+def _time_out(_signum: int, _frame: Any) -> None:
+    raise _TimedOut
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _wait_for_lock(fd: int, timeout: float) -> bool:
+    """Waits for the writers' lock up to ``timeout`` seconds. A gunicorn worker serves in its main thread,
+    where the wait blocks in the kernel (woken the moment the lock is free) under an alarm; elsewhere (a
+    threaded dev server, a test's threads) it polls every millisecond or two."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN)
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)):
+        previous = signal.signal(signal.SIGALRM, _time_out)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return True
+        except _TimedOut:
+            return False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    deadline, pause = time.monotonic() + timeout, 0.0002
+    while time.monotonic() < deadline:
+        time.sleep(pause)
+        if _try_lock(fd):
+            return True
+        pause = min(pause * 2, 0.002)
+    return False
+
+
 class WriterQueueConnection(sqlite3.Connection):
     """A SQLite connection that holds the writers' file lock from before BEGIN IMMEDIATE until its commit or
     rollback. The lock file is the database's path plus ``-writer``."""
@@ -83,18 +127,13 @@ class WriterQueueConnection(sqlite3.Connection):
         if self.lock_path is None or self.lock_fd is not None:
             return
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline, pause = time.monotonic() + timeout, 0.0002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                self.lock_fd = fd
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise sqlite3.OperationalError("database is locked") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
+        try:
+            if not _try_lock(fd) and not _wait_for_lock(fd, timeout):
+                raise sqlite3.OperationalError("database is locked")
+        except BaseException:
+            os.close(fd)
+            raise
+        self.lock_fd = fd
 
     def unlock(self) -> None:
         if self.lock_fd is not None:
