@@ -122,6 +122,7 @@ class WriterQueueConnection(sqlite3.Connection):
 
     lock_path: str | None = None
     lock_fd: int | None = None
+    read_only = False  # PRAGMA query_only, as last set
 
     def lock_for_writing(self, timeout: float) -> None:
         if self.lock_path is None or self.lock_fd is not None:
@@ -184,10 +185,13 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        if reads_only():
-            connection.exec_driver_sql("PRAGMA query_only = ON")
+        dbapi_connection = connection.connection.dbapi_connection
+        read_only = reads_only()
+        if read_only != dbapi_connection.read_only:
+            connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+            dbapi_connection.read_only = read_only
+        if read_only:
             connection.exec_driver_sql("BEGIN")
         else:
-            connection.connection.dbapi_connection.lock_for_writing(busy_timeout_seconds)
-            connection.exec_driver_sql("PRAGMA query_only = OFF")
+            dbapi_connection.lock_for_writing(busy_timeout_seconds)
             connection.exec_driver_sql("BEGIN IMMEDIATE")

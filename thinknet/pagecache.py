@@ -34,6 +34,8 @@ View = TypeVar("View", bound=Callable[..., Any])
 UNSHOWN_TABLES = frozenset({"sign_in", "attempt", "audit_event", "password_reset", "revision"})
 TOKEN_HOLE = b"\x00csrf-token\x00"
 _CHANGED = "thinknet.changed"
+_NEXT_REVISION = update(Revision.__table__).where(Revision.__table__.c.id == 1).values(
+    number=Revision.__table__.c.number + 1)
 
 
 class PageCache:
@@ -102,7 +104,7 @@ def _move_revision_on(session: Session) -> None:
     # can never be part of a deadlock.
     session.flush()
     if session.info.pop(_CHANGED, False):
-        session.execute(update(Revision).where(Revision.id == 1).values(number=Revision.number + 1))
+        session.connection().execute(_NEXT_REVISION)  # Core: none of the ORM's bookkeeping is needed
 
 
 @event.listens_for(Session, "after_rollback")

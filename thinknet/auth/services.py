@@ -126,14 +126,14 @@ def start_sign_in(member: Member, user_agent: str = "") -> str:
 def member_for_sign_in(token: str) -> Member | None:
     """The active member a sign-in token belongs to, if the sign-in still stands."""
     row = db.session.execute(
-        select(SignIn, Member)
-        .join(Member, SignIn.member_id == Member.id)
+        select(Member, SignIn.token_hash)
+        .join(SignIn, SignIn.member_id == Member.id)
         .where(SignIn.token_hash == hash_token(token), SignIn.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
-    sign_in, member = row
-    if not token_matches(token, sign_in.token_hash) or member.status != MemberStatus.ACTIVE:
+    member, token_hash = row
+    if not token_matches(token, token_hash) or member.status != MemberStatus.ACTIVE:
         return None
     member.sign_in_token = token
     return member

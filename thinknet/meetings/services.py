@@ -295,7 +295,7 @@ def check_answer(meeting: Meeting, current: RsvpAnswer | None, answer: RsvpAnswe
         raise RsvpRefused("This session is cancelled.")
     if now >= meeting.starts_at:
         raise RsvpClosed("This session has started, so answers can no longer change.")
-    if now >= rsvp_cutoff(meeting) and answer == RsvpAnswer.YES and current != RsvpAnswer.YES:
+    if answer == RsvpAnswer.YES and current != RsvpAnswer.YES and now >= rsvp_cutoff(meeting):
         raise RsvpClosed("RSVPs for this session have closed, so you cannot add a yes now; "
                          "you can still tell us if you cannot come.")
 
