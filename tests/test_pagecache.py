@@ -102,3 +102,40 @@ def test_the_cache_keeps_within_its_size_dropping_the_least_recently_used():
         cache.put((name,), b"x" * 20, 200, [])
     assert cache.size <= 100
     assert cache.get(("a",)) is not None and cache.get(("b",)) is None
+
+
+def test_the_members_pages_are_one_copy_for_all_members_and_another_for_organizers(app, make_member, organizer,
+                                                                                    count_queries):
+    ada = make_member(email="ada@example.org", name="Ada Lovelace")
+    alan = make_member(email="alan@example.org", name="Alan Turing")
+    ada_client, alan_client, grace_client = app.test_client(), app.test_client(), app.test_client()
+    for client, who in ((ada_client, ada), (alan_client, alan), (grace_client, organizer)):
+        sign_in(client, who.email)
+    for path in ("/members/", "/members/tree"):
+        ada_page = ada_client.get(path).get_data(as_text=True)
+        with count_queries() as counter:
+            alan_page = alan_client.get(path).get_data(as_text=True)
+        assert counter.count == 2, counter.statements  # Ada's copy, with Alan's own token
+        assert CSRF_META.search(alan_page).group(1) != CSRF_META.search(ada_page).group(1)
+        assert ">Organizers</a>" not in alan_page
+        # An organizer's copy has the organizers' link, and members never get it.
+        assert ">Organizers</a>" in grace_client.get(path).get_data(as_text=True)
+        assert ">Organizers</a>" not in ada_client.get(path).get_data(as_text=True)
+
+
+def test_a_page_the_clock_cannot_change_is_kept_past_the_minute_and_one_it_can_is_not(
+        app, client, login, member, make_meeting, count_queries, monkeypatch):
+    import thinknet.pagecache
+
+    meeting = make_meeting(days_from_now=7)
+    login(member)
+    client.get("/members/")
+    client.get(f"/meetings/{meeting}")
+    later = thinknet.pagecache.time.time() + 3600
+    monkeypatch.setattr(thinknet.pagecache.time, "time", lambda: later)
+    with count_queries() as counter:
+        client.get("/members/")
+    assert counter.count == 2, counter.statements
+    with count_queries() as counter:
+        client.get(f"/meetings/{meeting}")
+    assert counter.count > 2  # built again: "today", the cut-off and the start move with the clock

@@ -2,8 +2,9 @@
 
 Every committed change to the group's data moves one number on (the `revision` row) in the same
 transaction, so a page cached under the number it was rendered with can never show data older than the
-database's, on any worker or machine. The key also holds the member, the URL, page-or-fragment and the
-minute, so times such as "closes in 2 hours" stay true to the minute. The CSRF token is left out of the
+database's, on any worker or machine. The key also holds the URL, page-or-fragment, the member (or only
+their role, for a page that shows everyone the same) and the minute (except on a page that nothing on the
+clock changes), so what opens or closes with the clock is at most a minute late. The CSRF token is left out of the
 stored copy and put back, fresh, on every hit; a page with a message waiting (flash) is not cached.
 
 Each worker keeps its own copy (least recently used goes first, within PAGE_CACHE_BYTES), so nothing here
@@ -12,6 +13,7 @@ is shared but the revision number. Tables whose changes no cached page shows do 
 from __future__ import annotations
 
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
@@ -117,22 +119,38 @@ def current_revision() -> int | None:
     return db.session.scalar(select(Revision.number).where(Revision.id == 1))
 
 
-def _key() -> tuple | None:
+def _key(same_for_each_role: bool, timeless: bool) -> tuple | None:
     if not current_app.config["PAGE_CACHE_BYTES"] or "_flashes" in session:
         return None
     revision = current_revision()
     if revision is None:
         return None
-    return (request.endpoint, request.full_path, current_user.id, htmx.wants_fragment(),
-            request.headers.get("HX-Target"), revision, int(time.time() // 60))
+    viewer = ("organizer" if current_user.is_organizer else "member") if same_for_each_role else current_user.id
+    return (request.endpoint, request.full_path, viewer, htmx.wants_fragment(), request.headers.get("HX-Target"),
+            revision, None if timeless else _minute(viewer))
 
 
-def cached_page(view: View) -> View:
-    """Serves a signed-in member's GET page from the cache while nothing it could show has changed."""
+def _minute(viewer: Any) -> int:
+    """The minute the page was built in. Each member's minute starts at its own second, so the pages of all
+    members do not fall due at the same moment."""
+    offset = zlib.crc32(f"{viewer} {request.full_path}".encode()) % 60
+    return int((time.time() + offset) // 60)
+
+
+def cached_page(view: View | None = None, *, same_for_each_role: bool = False,
+                timeless: bool = False) -> Any:
+    """Serves a signed-in member's GET page from the cache while nothing it could show has changed.
+
+    ``same_for_each_role``: the page shows every member the same thing but for the organizers' links, so
+    one copy serves all members and one all organizers. ``timeless``: nothing on it depends on the clock
+    (no "today", nothing that opens or closes), so it is kept until the data changes, not a minute.
+    """
+    if view is None:
+        return lambda view: cached_page(view, same_for_each_role=same_for_each_role, timeless=timeless)
 
     @wraps(view)
     def serve(*args: Any, **kwargs: Any) -> Response:
-        key = _key() if request.method == "GET" else None
+        key = _key(same_for_each_role, timeless) if request.method == "GET" else None
         if key is None:
             return make_response(view(*args, **kwargs))
         cache = page_cache()

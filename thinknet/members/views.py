@@ -13,13 +13,13 @@ bp = Blueprint("members", __name__, url_prefix="/members")
 
 
 @bp.route("/")
-@cached_page
+@cached_page(same_for_each_role=True, timeless=True)
 def index() -> Response:
     return htmx.render("members/index.html", entries=services.directory(), mix=services.sector_mix())
 
 
 @bp.route("/tree")
-@cached_page
+@cached_page(same_for_each_role=True, timeless=True)
 def tree() -> Response:
     return htmx.render("members/tree.html", roots=services.sponsor_tree())
 
