@@ -2,21 +2,17 @@
 PostgreSQL database and Redis share sign-ins, rate limits and data, with no state in the processes."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
 import requests
 
-from conftest import PASSWORD, app_config, migrate_to_head
+from conftest import CSRF_META, PASSWORD, app_config, migrate_to_head
 from servers import GunicornServer, RedisServer
 from thinknet import create_app
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
 from thinknet.models import Meeting, Member, utcnow
-
-CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
 
 @pytest.fixture
 def redis_server():
@@ -54,7 +50,7 @@ def shared(postgres, redis_server, tmp_path):
 
 
 def token(session: requests.Session, url: str) -> str:
-    return CSRF.search(session.get(url, timeout=30).text).group(1)
+    return CSRF_META.search(session.get(url, timeout=30).text).group(1)
 
 
 def test_two_servers_share_sign_ins_rate_limits_and_data(shared):

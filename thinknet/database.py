@@ -49,17 +49,8 @@ def write_from_the_view(app: Flask) -> None:
 
 
 def _begin_view() -> None:
-    if request.method in READ_ONLY_METHODS or not g.get("reads_only"):
-        return
-    session = db.session()
-    if session.in_transaction():
-        # Ends the checks' read transaction; what they loaded (the signed-in member) stays loaded.
-        session.expire_on_commit = False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = True
-    g.reads_only = False
+    if request.method not in READ_ONLY_METHODS:
+        begin_writing()
 
 
 def reads_only() -> bool:
@@ -68,10 +59,18 @@ def reads_only() -> bool:
 
 
 def begin_writing() -> None:
-    """Lets a GET request write: its read transaction ends, and the next one takes the write lock."""
-    if reads_only():
-        db.session.rollback()
-        g.reads_only = False
+    """Lets the request write from here: its read transaction ends, keeping what it loaded (the signed-in
+    member), and the next transaction takes the write lock."""
+    if not reads_only():
+        return
+    session = db.session()
+    if session.in_transaction():
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
+    g.reads_only = False
 
 
 class _TimedOut(Exception):
