@@ -263,6 +263,27 @@ def make_meeting(app: Flask) -> Any:
 
 
 @pytest.fixture
+def close_rsvps_an_hour_ago(app: Flask) -> Any:
+    """Sets the RSVP cut-off so that, for the given meeting, it passed an hour ago, whatever the time of day
+    (the default, 20:00 the day before, is anywhere from 2 to 26 hours before a session two hours ahead)."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from thinknet.models import Meeting, Settings, utcnow
+
+    def close(meeting_id: int) -> None:
+        with app.app_context():
+            settings, meeting = Settings.get(), db.session.get(Meeting, meeting_id)
+            zone = ZoneInfo(settings.timezone)
+            cutoff = (utcnow() - timedelta(hours=1)).astimezone(zone).replace(microsecond=0)
+            settings.rsvp_cutoff_days_before = (meeting.starts_at.astimezone(zone).date() - cutoff.date()).days
+            settings.rsvp_cutoff_time = cutoff.time()
+            db.session.commit()
+
+    return close
+
+
+@pytest.fixture
 def attend(app: Flask, make_meeting: Any) -> Any:
     """Records that a member came to `times` past meetings."""
     from thinknet.models import Attendance

@@ -178,3 +178,81 @@ def test_a_fresh_database_has_the_settings_row_with_the_defaults(tmp_path):
         assert row.group_name == "Thinking Network"
         assert row.rsvp_cutoff_time.hour == 20
         db.engine.dispose()
+
+
+def in_transaction(dbapi_connection) -> bool:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return dbapi_connection.in_transaction
+    from psycopg.pq import TransactionStatus
+
+    return dbapi_connection.info.transaction_status != TransactionStatus.IDLE
+
+
+@pytest.fixture
+def probe(make_app):
+    """An app with a route that reads one row and tells whether the database has a transaction open, after
+    the view (GET or POST) does what the query string asks: `write` (begin writing), `commit` (commit then
+    read), `insert` (write without saying so first)."""
+    from flask import request
+
+    from thinknet.access import public
+    from thinknet.database import begin_writing, commit_then_read
+    from thinknet.models import Settings
+
+    app = make_app()
+
+    @public
+    def look():
+        settings = Settings.get()
+        if "write" in request.args:
+            begin_writing()
+        if "insert" in request.args:
+            try:
+                db.session.execute(text("UPDATE settings SET group_name = 'Changed'"))
+            except Exception as error:  # surfaced in the answer
+                return {"error": str(error)}
+        if "commit" in request.args:
+            commit_then_read()
+        db.session.scalar(select(text("1")))
+        connection = db.session.connection().connection
+        return {"in_transaction": in_transaction(connection.dbapi_connection),
+                "holds_write_lock": getattr(connection.dbapi_connection, "lock_fd", None) is not None,
+                "settings_still_loaded": "group_name" in db.inspect(settings).dict}
+
+    app.add_url_rule("/probe", "probe", look, methods=["GET", "POST"])
+    return app
+
+
+def test_a_get_reads_each_statement_on_its_own(probe):
+    answer = probe.test_client().get("/probe").json
+    assert answer["in_transaction"] is False and answer["holds_write_lock"] is False
+
+
+def test_a_post_writes_in_one_transaction_from_its_view_keeping_what_the_checks_loaded(probe):
+    from conftest import csrf_token
+
+    client = probe.test_client()
+    answer = client.post("/probe", headers={"X-CSRFToken": csrf_token(client)}).json
+    assert answer["in_transaction"] is True and answer["settings_still_loaded"] is True
+    assert answer["holds_write_lock"] is (probe.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
+
+
+def test_a_get_that_must_write_begins_writing_on_the_connection_it_read_with(probe):
+    answer = probe.test_client().get("/probe?write").json
+    assert answer["in_transaction"] is True and answer["settings_still_loaded"] is True
+    assert answer["holds_write_lock"] is (probe.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
+
+
+def test_after_commit_then_read_a_view_reads_outside_a_transaction_with_its_rows_still_loaded(probe):
+    from conftest import csrf_token
+
+    client = probe.test_client()
+    answer = client.post("/probe?commit", headers={"X-CSRFToken": csrf_token(client)}).json
+    assert answer == {"in_transaction": False, "holds_write_lock": False, "settings_still_loaded": True}
+
+
+def test_on_sqlite_a_get_that_writes_without_saying_so_fails(probe):
+    sqlite_only(probe)
+    assert "readonly" in probe.test_client().get("/probe?insert").json["error"]
+    with probe.app_context():
+        assert db.session.scalar(text("SELECT group_name FROM settings")) != "Changed"

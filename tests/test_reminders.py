@@ -31,10 +31,11 @@ def remind(app) -> str:
     return result.output
 
 
-def test_at_the_cutoff_organizers_get_the_headcount_once(app, make_member, make_meeting):
+def test_at_the_cutoff_organizers_get_the_headcount_once(app, make_member, make_meeting, close_rsvps_an_hour_ago):
     organizers = [make_member.organizer(name=f"Org {n}") for n in (1, 2)]
     coming, maybe = make_member(name="Cara Coming"), make_member(name="Milo Maybe")
-    closed = make_meeting(days_from_now=2 / 24, venue_name="Blue Door")  # two hours ahead: RSVPs have closed
+    closed = make_meeting(days_from_now=2 / 24, venue_name="Blue Door")
+    close_rsvps_an_hour_ago(closed)
     open_still = make_meeting(days_from_now=3)
     with app.app_context():
         db.session.add_all([Rsvp(meeting_id=closed, member_id=coming.id, answer=RsvpAnswer.YES),

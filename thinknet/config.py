@@ -22,7 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_DURATION": timedelta(days=30),
     # A tab left open overnight must still be able to RSVP at 6 AM.
     "WTF_CSRF_TIME_LIMIT": None,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # None: decided from the database (a server's connections are checked before use; a SQLite file's
+    # cannot go stale).
+    "SQLALCHEMY_ENGINE_OPTIONS": None,
     "SQLITE_BUSY_TIMEOUT_SECONDS": 30,
     # Rendered pages each worker keeps (thinknet.pagecache); 0 turns the cache off.
     "PAGE_CACHE_BYTES": 8 * 1024 * 1024,
@@ -61,6 +63,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     instance = Path(app.instance_path)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'thinknet.sqlite'}")
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config["SQLALCHEMY_DATABASE_URI"])
+    if app.config["SQLALCHEMY_ENGINE_OPTIONS"] is None:
+        sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {} if sqlite else {"pool_pre_ping": True}
     app.config.setdefault("MAIL_FILE_PATH", str(instance / "outbox"))
     if app.config.get("MAIL_SERVER") and not _explicit(app, overrides, "MAIL_BACKEND"):
         app.config["MAIL_BACKEND"] = "smtp"

@@ -1,15 +1,22 @@
-"""Engine set-up: SQLite gets foreign keys, WAL and a busy timeout.
+"""Engine set-up, and how a request's transactions begin.
 
-SQLite has one writer at a time. A request that may write (POST and the like, and every command) begins its
-view with BEGIN IMMEDIATE, so a read-then-write rule takes the write lock before it reads. Everything else
-reads in a plain read transaction, which in WAL mode runs beside the writer instead of queueing behind it,
-and is read-only (``PRAGMA query_only``), so a GET that writes by mistake fails in the tests:
-- a GET, all through; the rare GET that must write says so first with `begin_writing()`;
-- the sign-in and CSRF checks of every request, before its view begins.
+A request begins as a reader: the sign-in and CSRF checks only read, and so does every GET. A reader runs
+each statement on its own (autocommit), with no BEGIN or COMMIT around them. That is what PostgreSQL's READ
+COMMITTED gives a transaction's statements anyway (each sees its own snapshot), so a reader loses nothing,
+and it saves two round trips to PostgreSQL and a transaction's bookkeeping on SQLite. On SQLite a reader is
+also read-only (``PRAGMA query_only``), so a GET that writes by mistake fails in the tests.
 
+A request that may write (POST and the like) begins writing when its view begins, after the checks; the
+rare GET that must write says so first with `begin_writing()`. The reader's connection then opens a
+transaction, keeping what the request has loaded (the signed-in member). Commands outside a request write
+from their first statement.
+
+SQLite has one writer at a time, so its write transaction is BEGIN IMMEDIATE: a read-then-write rule takes
+the write lock before it reads, and readers in WAL mode run beside the writer instead of queueing behind it.
 Writers queue on a file lock next to the database before BEGIN IMMEDIATE. SQLite's own busy handler lets a
 waiting writer sleep for up to 100 ms at a time however soon the lock is free, so with a few workers posting
 at once most of their time went to sleeping; the file lock hands over within a millisecond, in order.
+SQLite also gets foreign keys, WAL and a busy timeout.
 """
 from __future__ import annotations
 
@@ -34,6 +41,8 @@ def configure_engines(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
     # First of all request hooks, before the sign-in check reads the database.
     app.before_request_funcs.setdefault(None, []).insert(0, _note_read_only_request)
 
@@ -59,18 +68,59 @@ def reads_only() -> bool:
 
 
 def begin_writing() -> None:
-    """Lets the request write from here: its read transaction ends, keeping what it loaded (the signed-in
-    member), and the next transaction takes the write lock."""
+    """Lets the request write from here: its connection, if it has one, opens a transaction (on SQLite it
+    takes the write lock), keeping what the request has loaded."""
     if not reads_only():
         return
+    g.reads_only = False
     session = db.session()
     if session.in_transaction():
-        session.expire_on_commit = False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = True
-    g.reads_only = False
+        _begin(session.connection().connection, write=True)
+
+
+def commit_then_read() -> None:
+    """Commits the request's change and reads from here, keeping the rows it loaded as they are: a view that
+    shows its change afterwards queries only what it shows fresh."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    if has_request_context():
+        g.reads_only = True
+
+
+# Each engine keeps, in its connections' info, how a connection begins as a reader and as a writer.
+_READ, _WRITE, _READING = "thinknet.read", "thinknet.write", "thinknet.reading"
+
+
+def _begin(fairy: Any, write: bool) -> None:
+    fairy.info[_WRITE if write else _READ](fairy.dbapi_connection, fairy.info)
+
+
+def _on_begin(connection: Any) -> None:
+    _begin(connection.connection, write=not reads_only())
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    def read(dbapi_connection: Any, info: dict) -> None:
+        dbapi_connection.autocommit = True
+        info[_READING] = True
+
+    def write(dbapi_connection: Any, info: dict) -> None:
+        if info.pop(_READING, False):
+            dbapi_connection.autocommit = False  # psycopg sends BEGIN before the next statement
+
+    @event.listens_for(engine, "connect")
+    def on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info.update({_READ: read, _WRITE: write})
+
+    @event.listens_for(engine, "reset")
+    def on_reset(dbapi_connection: Any, record: Any, _state: Any) -> None:
+        write(dbapi_connection, record.info)  # back in the pool as it came: not a reader
+
+    event.listen(engine, "begin", _on_begin)
 
 
 class _TimedOut(Exception):
@@ -172,7 +222,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
 
     # The pysqlite transaction recipe from SQLAlchemy's SQLite dialect docs: we emit BEGIN ourselves.
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    def on_connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
+        record.info.update({_READ: read, _WRITE: write})
         dbapi_connection.isolation_level = None
         dbapi_connection.lock_path = lock_path
         cursor = dbapi_connection.cursor()
@@ -182,15 +233,21 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def on_begin(connection: Any) -> None:
-        dbapi_connection = connection.connection.dbapi_connection
-        read_only = reads_only()
-        if read_only != dbapi_connection.read_only:
-            connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
-            dbapi_connection.read_only = read_only
-        if read_only:
-            connection.exec_driver_sql("BEGIN")
-        else:
-            dbapi_connection.lock_for_writing(busy_timeout_seconds)
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def query_only(dbapi_connection: WriterQueueConnection, on: bool) -> None:
+        if dbapi_connection.read_only != on:
+            dbapi_connection.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+            dbapi_connection.read_only = on
+
+    def read(dbapi_connection: WriterQueueConnection, _info: dict) -> None:
+        query_only(dbapi_connection, True)
+
+    def write(dbapi_connection: WriterQueueConnection, _info: dict) -> None:
+        query_only(dbapi_connection, False)
+        dbapi_connection.lock_for_writing(busy_timeout_seconds)
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi_connection.unlock()
+            raise
+
+    event.listen(engine, "begin", _on_begin)

@@ -504,6 +504,7 @@ class Settings(db.Model):
             db.session.execute(insert_ignoring_conflict(cls.__table__, {"id": SETTINGS_ID}))
             settings = db.session.get(cls, SETTINGS_ID, with_for_update=for_update or None)
         assert settings is not None
+        db.session.info["settings"] = settings  # held, so the session's identity map keeps it for the next call
         return settings
 
 

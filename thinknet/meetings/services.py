@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import NotFound
 
 from thinknet.audit import record
 from thinknet.extensions import db
@@ -235,12 +236,14 @@ def get_meeting(meeting_id: int) -> Meeting | None:
 
 def lock_meeting(meeting_id: int) -> Meeting:
     """The meeting, locked until commit: RSVPs for one meeting are decided one at a time. On SQLite the
-    transaction already holds the only write lock (BEGIN IMMEDIATE), so a copy it has read stands."""
+    transaction already holds the only write lock (BEGIN IMMEDIATE), so a copy it has read stands.
+    A meeting that is not there is a 404."""
     if db.session.get_bind().dialect.name == "sqlite":
         meeting = db.session.get(Meeting, meeting_id)
     else:
         meeting = db.session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
-    assert meeting is not None
+    if meeting is None:
+        raise NotFound()
     return meeting
 
 
@@ -302,6 +305,7 @@ def check_answer(meeting: Meeting, current: RsvpAnswer | None, answer: RsvpAnswe
 
 @dataclass
 class RsvpChange:
+    meeting: Meeting
     rsvp: Rsvp
     promoted: list[Member] = field(default_factory=list)
 
@@ -320,7 +324,7 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
         rsvp = Rsvp(meeting_id=meeting.id, member_id=member.id, answer=answer, answered_at=now)
         db.session.add(rsvp)
     elif rsvp.answer == answer:
-        return RsvpChange(rsvp)
+        return RsvpChange(meeting, rsvp)
     else:
         rsvp.answer, rsvp.answered_at, rsvp.from_standing = answer, now, False
     if answer == RsvpAnswer.YES:
@@ -329,7 +333,7 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     else:
         rsvp.waitlisted = False
     db.session.flush()
-    return RsvpChange(rsvp, _fill_seats(meeting) if frees_a_seat else [])
+    return RsvpChange(meeting, rsvp, _fill_seats(meeting) if frees_a_seat else [])
 
 
 def confirmed_count(meeting: Meeting, excluding: Member | None = None) -> int:

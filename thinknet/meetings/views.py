@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from thinknet import calendar, htmx, mail
 from thinknet.access import organizers_only, public, resubmittable, safe_next_url
+from thinknet.database import commit_then_read
 from thinknet.extensions import db
 from thinknet.meetings import feed, invites, services
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
@@ -68,20 +69,20 @@ def show(meeting_id: int) -> Response:
 def rsvp(meeting_id: int) -> Response:
     form = RsvpForm()
     back = safe_next_url(form.next.data) or url_for("meetings.show", meeting_id=meeting_id)
-    error = None
-    valid = form.validate_on_submit()  # before the first query, which takes the write lock on SQLite
-    meeting = db.get_or_404(Meeting, meeting_id)
-    if valid:
+    error, meeting = None, None
+    if form.validate_on_submit():  # before the first query, which takes the write lock on SQLite
         try:
-            change = services.set_rsvp(current_user, meeting.id, RsvpAnswer(form.answer.data))
+            change = services.set_rsvp(current_user, meeting_id, RsvpAnswer(form.answer.data))
         except services.RsvpRefused as refused:
             db.session.rollback()
             error = str(refused)
         else:
-            db.session.commit()
+            commit_then_read()
+            meeting = change.meeting
             tell_promoted(meeting, change.promoted)
     else:
         error = "Choose yes, maybe or no."
+    meeting = meeting or db.get_or_404(Meeting, meeting_id)
     if not htmx.wants_fragment():
         if error:
             flash(error, "error")

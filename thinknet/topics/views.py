@@ -7,6 +7,7 @@ from wtforms.fields.choices import SelectChoice
 
 from thinknet import htmx
 from thinknet.access import organizers_only, resubmittable, safe_next_url
+from thinknet.database import commit_then_read
 from thinknet.extensions import db
 from thinknet.meetings import services as meeting_services
 from thinknet.models import Topic
@@ -112,7 +113,7 @@ def vote(topic_id: int) -> Response:
         db.session.rollback()
         error = str(refused)
     else:
-        db.session.commit()
+        commit_then_read()
     if htmx.wants_fragment():
         response = htmx.render("topics/_vote.html", "topics/_vote.html",
                                view=services.topic_view(topic, current_user), status=422 if error else 200)
