@@ -114,9 +114,12 @@ def _forget_changes(session: Session) -> None:
     session.info.pop(_CHANGED, None)
 
 
+_REVISION = select(Revision.number).where(Revision.id == 1)  # built once: read on every cached page
+
+
 def current_revision() -> int | None:
     """The revision number, or None if its row is missing (then nothing is cached)."""
-    return db.session.scalar(select(Revision.number).where(Revision.id == 1))
+    return db.session.scalar(_REVISION)
 
 
 def _key(same_for_each_role: bool, timeless: bool) -> tuple | None:

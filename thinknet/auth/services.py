@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from thinknet.extensions import db
 from thinknet.models import Member, MemberStatus, PasswordReset, SignIn, utcnow
@@ -123,13 +123,18 @@ def start_sign_in(member: Member, user_agent: str = "") -> str:
     return token
 
 
+# Built once: this runs on every signed-in request, and a statement built anew each time costs as much again
+# as running it (SQLAlchemy memoizes a statement's cache key on the statement object).
+_SIGNED_IN = (
+    select(Member, SignIn.token_hash)
+    .join(SignIn, SignIn.member_id == Member.id)
+    .where(SignIn.token_hash == bindparam("token_hash"), SignIn.revoked_at.is_(None))
+)
+
+
 def member_for_sign_in(token: str) -> Member | None:
     """The active member a sign-in token belongs to, if the sign-in still stands."""
-    row = db.session.execute(
-        select(Member, SignIn.token_hash)
-        .join(SignIn, SignIn.member_id == Member.id)
-        .where(SignIn.token_hash == hash_token(token), SignIn.revoked_at.is_(None))
-    ).first()
+    row = db.session.execute(_SIGNED_IN, {"token_hash": hash_token(token)}).first()
     if row is None:
         return None
     member, token_hash = row

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from thinknet.extensions import db
-from thinknet.models import Meeting, Member, MemberStatus, Settings, utcnow
+from thinknet.models import SETTINGS_ID, Meeting, Member, MemberStatus, Settings, utcnow
 
 WEEKS_BACK = 4
 WEEKS_AHEAD = 8
@@ -51,8 +51,13 @@ def reset_feed(member: Member) -> None:
     db.session.flush()
 
 
+def _window_ends(now: datetime) -> tuple[datetime, datetime]:
+    return now - timedelta(weeks=WEEKS_BACK), now + timedelta(weeks=WEEKS_AHEAD)
+
+
 def _window(now: datetime) -> tuple:
-    return Meeting.starts_at >= now - timedelta(weeks=WEEKS_BACK), Meeting.starts_at <= now + timedelta(weeks=WEEKS_AHEAD)
+    start, end = _window_ends(now)
+    return Meeting.starts_at >= start, Meeting.starts_at <= end
 
 
 def feed_meetings(now: datetime | None = None) -> list[Meeting]:
@@ -66,13 +71,18 @@ class FeedVersion:
     last_modified: datetime
 
 
+# Built once, as every feed request asks it: the meetings in the window, and when the settings last changed.
+_VERSION = select(
+    func.count(), func.max(Meeting.updated_at), func.sum(Meeting.id),
+    select(Settings.updated_at).where(Settings.id == SETTINGS_ID).scalar_subquery(),
+).where(Meeting.starts_at >= bindparam("start"), Meeting.starts_at <= bindparam("end"))
+
+
 def feed_version(member: Member, base_url: str, now: datetime | None = None) -> FeedVersion:
     """What the feed's bytes depend on, from one aggregate query: a conditional request is answered without
     building the calendar."""
-    count, last_change, id_sum = db.session.execute(
-        select(func.count(), func.max(Meeting.updated_at), func.sum(Meeting.id)).where(*_window(now or utcnow()))
-    ).one()
-    settings = Settings.get()
-    last_change = max(filter(None, [last_change, settings.updated_at]))
+    start, end = _window_ends(now or utcnow())
+    count, last_change, id_sum, settings_changed = db.session.execute(_VERSION, {"start": start, "end": end}).one()
+    last_change = max(filter(None, [last_change, settings_changed]))
     fingerprint = f"{member.id}:{member.calendar_feed_version}:{count}:{id_sum}:{last_change.isoformat()}:{base_url}"
     return FeedVersion(hashlib.sha256(fingerprint.encode()).hexdigest()[:32], last_change.replace(microsecond=0))

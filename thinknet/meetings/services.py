@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
@@ -312,9 +312,8 @@ class RsvpChange:
 
 def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     """Records a member's answer. A yes beyond the seats waits in line; a freed seat goes to the first in line."""
-    meeting = lock_meeting(meeting_id)
+    meeting, rsvp = _lock_meeting_with_answer(meeting_id, member)
     now = utcnow()  # taken inside the lock, so waitlist order is the order answers were decided
-    rsvp = db.session.scalar(select(Rsvp).where(Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id))
     check_answer(meeting, rsvp.answer if rsvp else None, answer, now)
     # Only a confirmed yes that changes frees a seat, and only a session with a seat limit has a waitlist
     # (a change to the limit fills seats itself: `_change_meeting`).
@@ -334,6 +333,24 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
         rsvp.waitlisted = False
     db.session.flush()
     return RsvpChange(meeting, rsvp, _fill_seats(meeting) if frees_a_seat else [])
+
+
+# Built once (the statement every RSVP runs first): the meeting, locked as `lock_meeting` locks it, and the
+# member's answer to it. SQLite has no FOR UPDATE; its BEGIN IMMEDIATE has already locked.
+_MEETING_WITH_ANSWER = (
+    select(Meeting, Rsvp)
+    .outerjoin(Rsvp, (Rsvp.meeting_id == Meeting.id) & (Rsvp.member_id == bindparam("member_id")))
+    .where(Meeting.id == bindparam("meeting_id"))
+    .with_for_update(of=Meeting)
+    .execution_options(populate_existing=True)
+)
+
+
+def _lock_meeting_with_answer(meeting_id: int, member: Member) -> tuple[Meeting, Rsvp | None]:
+    row = db.session.execute(_MEETING_WITH_ANSWER, {"meeting_id": meeting_id, "member_id": member.id}).first()
+    if row is None:
+        raise NotFound()
+    return row.Meeting, row.Rsvp
 
 
 def confirmed_count(meeting: Meeting, excluding: Member | None = None) -> int:
