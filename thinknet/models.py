@@ -516,9 +516,9 @@ class Revision(db.Model):
     number: Mapped[int] = mapped_column(BigInteger)
 
 
-def insert_ignoring_conflict(table: Any, values: dict[str, Any]) -> Any:
+def insert_ignoring_conflict(table: Any, values: dict[str, Any], dialect: str | None = None) -> Any:
     """INSERT that does nothing when a unique constraint already holds the row (races settle quietly)."""
-    dialect = db.session.get_bind().dialect.name
+    dialect = dialect or db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import joinedload
 
 from thinknet.audit import record
@@ -141,13 +142,25 @@ def set_vote(topic: Topic, member: Member, wanted: bool) -> bool:
         raise TopicRefused("This is your own topic.")
     if topic.state not in LIVE_TOPIC_STATES:
         raise TopicRefused("This topic is no longer open.")
+    values = {"topic_id": topic.id, "member_id": member.id}
     if wanted:
-        db.session.execute(insert_ignoring_conflict(Vote.__table__, {"topic_id": topic.id, "member_id": member.id,
-                                                                     "created_at": utcnow()}))
+        db.session.execute(_give_vote(db.session.get_bind().dialect.name), {**values, "created_at": utcnow()})
     else:
-        db.session.execute(delete(Vote).where(Vote.topic_id == topic.id, Vote.member_id == member.id))
+        db.session.execute(_TAKE_BACK_VOTE, values)
     db.session.flush()
     return wanted
+
+
+# The "me too" statements are built once, not on every tap (see auth.services._SIGNED_IN).
+_TAKE_BACK_VOTE = delete(Vote).where(
+    Vote.topic_id == bindparam("topic_id"), Vote.member_id == bindparam("member_id")
+).execution_options(synchronize_session=False)
+
+
+@cache
+def _give_vote(dialect: str) -> Any:
+    columns = ("topic_id", "member_id", "created_at")
+    return insert_ignoring_conflict(Vote.__table__, {name: bindparam(name) for name in columns}, dialect)
 
 
 # Organizers
