@@ -122,11 +122,12 @@ class Reference:
             except requests.RequestException:
                 time.sleep(0.2)
 
-    def run(self, workdir: Path, seconds: int) -> float:
+    def run(self, workdir: Path, seconds: int, warm_up: bool = True) -> float:
         empty = workdir / "empty.txt"
         empty.write_text("\t\n")
         url = f"http://127.0.0.1:{self.port}/"
-        wrk(url, "GET", "page", empty, "", 1)
+        if warm_up:
+            wrk(url, "GET", "page", empty, "", 1)
         return wrk(url, "GET", "page", empty, "", seconds)["rps"]
 
     def stop(self) -> None:
@@ -156,24 +157,29 @@ def main() -> None:
                    else f"sqlite:///{workdir / f'bench-{size}.sqlite'}")
             sites[size] = Site(size, url, workdir)
             sites[size].start()
-        # Both sizes stay up, and each page runs on the small network and the big one in turn. The reference
-        # runs before and after the pages, and its mean is the yardstick.
-        reference = {size: [site.reference.run(workdir, args.seconds)] for size, site in sites.items()}
+        # Both sizes stay up, and each page runs on the small network and the big one in turn, in two halves
+        # (small, big, small, big), so a drift of the machine's speed during the run does not skew big/small.
+        # Just before each half, the reference runs on the same network for as long: a virtual machine's speed
+        # drifts by tens of percent within minutes, so each page is compared with the reference measured
+        # beside it. Throughput and p50 are the halves' mean, p99 the worse half's.
+        for site in sites.values():
+            site.reference.run(workdir, 1)  # warm-up, not counted
+        reference: dict[str, list[float]] = {size: [] for size in sites}
         results: dict[str, dict] = {size: {} for size in sites}
         for name, method, _, kind in PAGES:
             if only and name not in only:
                 continue
-            # Two halves, small then big then small then big: a machine that drifts during a run does not
-            # skew big/small. Throughput and p50 are the halves' mean, p99 the worse half's.
-            halves = {size: [] for size in sites}
+            halves: dict[str, list[dict]] = {size: [] for size in sites}
+            beside: dict[str, list[float]] = {size: [] for size in sites}
             for _ in range(2):
                 for size, site in sites.items():
+                    beside[size].append(site.reference.run(workdir, max(args.seconds // 2, 1), warm_up=False))
                     halves[size].append(site.run(name, method, kind, max(args.seconds // 2, 1)))
             for size, runs in halves.items():
+                reference[size] += beside[size]
                 results[size][name] = {"rps": sum(r["rps"] for r in runs) / 2, "p50": sum(r["p50"] for r in runs) / 2,
-                                       "p99": max(r["p99"] for r in runs), "errors": sum(r["errors"] for r in runs)}
-        for size, site in sites.items():
-            reference[size].append(site.reference.run(workdir, args.seconds))
+                                       "p99": max(r["p99"] for r in runs), "errors": sum(r["errors"] for r in runs),
+                                       "reference_rps": sum(beside[size]) / 2}
         measured = {size: {"pages": results[size], "memory_mb": worker_memory_mb(site.server),
                            "queries": query_counts(site.app, site.network)} for size, site in sites.items()}
     finally:
@@ -181,7 +187,7 @@ def main() -> None:
             site.stop()
         if cluster:
             cluster.stop()
-    report(args.db, measured, {size: sum(runs) / len(runs) for size, runs in reference.items()}, args.seconds,
+    report(args.db, measured, {size: sum(runs) / max(len(runs), 1) for size, runs in reference.items()}, args.seconds,
            write=only is None)
 
 
@@ -190,8 +196,9 @@ def report(database: str, measured: dict, reference: dict, seconds: int, write: 
     lines = [f"# Benchmark, {date.today()}, {database}", "",
              f"Machine: {platform.platform()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}; "
              f"gunicorn with {WORKERS} sync workers; wrk -t2 -c16, each page {seconds} s per size "
-             f"(two alternating halves).",
-             f"Reference route: {reference['big']:.0f} req/s on the big data, {reference['small']:.0f} on the small.",
+             f"(two alternating halves, each just after a run of the reference on the same network).",
+             f"Reference route: {reference['big']:.0f} req/s on the big data, {reference['small']:.0f} on the small "
+             f"(mean of all its runs; each page is compared with the runs beside it).",
              f"Largest worker after the run: {big['memory_mb']:.0f} MB resident.", "",
              "| page | req/s | p50 ms | p99 ms | queries | × reference | big/small | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -200,7 +207,7 @@ def report(database: str, measured: dict, reference: dict, seconds: int, write: 
             continue
         b, s = big["pages"][name], small["pages"][name]
         lines.append(f"| {name} | {b['rps']:.0f} | {b['p50']:.1f} | {b['p99']:.1f} | {big['queries'][name]} "
-                     f"(small {small['queries'][name]}) | {b['rps'] / reference['big']:.2f} | "
+                     f"(small {small['queries'][name]}) | {b['rps'] / b['reference_rps']:.2f} | "
                      f"{b['rps'] / s['rps']:.2f} | {b['errors']} |")
     text = "\n".join(lines) + "\n"
     if not write:
