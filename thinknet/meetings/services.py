@@ -235,13 +235,9 @@ def get_meeting(meeting_id: int) -> Meeting | None:
 
 
 def lock_meeting(meeting_id: int) -> Meeting:
-    """The meeting, locked until commit: RSVPs for one meeting are decided one at a time. On SQLite the
-    transaction already holds the only write lock (BEGIN IMMEDIATE), so a copy it has read stands.
-    A meeting that is not there is a 404."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        meeting = db.session.get(Meeting, meeting_id)
-    else:
-        meeting = db.session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
+    """The meeting, read afresh and locked until commit: RSVPs for one meeting are decided one at a time.
+    SQLite has no FOR UPDATE; its BEGIN IMMEDIATE has already locked. A meeting that is not there is a 404."""
+    meeting = db.session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
     if meeting is None:
         raise NotFound()
     return meeting
@@ -335,8 +331,8 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     return RsvpChange(meeting, rsvp, _fill_seats(meeting) if frees_a_seat else [])
 
 
-# Built once (the statement every RSVP runs first): the meeting, locked as `lock_meeting` locks it, and the
-# member's answer to it. SQLite has no FOR UPDATE; its BEGIN IMMEDIATE has already locked.
+# Built once (the statement every RSVP runs first): the meeting, read and locked as `lock_meeting` does, and
+# the member's answer to it.
 _MEETING_WITH_ANSWER = (
     select(Meeting, Rsvp)
     .outerjoin(Rsvp, (Rsvp.meeting_id == Meeting.id) & (Rsvp.member_id == bindparam("member_id")))
