@@ -11,7 +11,9 @@ end
 function request()
   counter = counter + 1
   local cookie, token = lines[(counter % #lines) + 1]:match("([^\t]*)\t(.*)")
-  local headers = {["Cookie"] = cookie, ["X-CSRFToken"] = token}
+  -- The browser the members signed in with (bench/run.py): sign-in protection ties a session to it, and a
+  -- session seen from another would have its cookie re-issued on every response.
+  local headers = {["Cookie"] = cookie, ["X-CSRFToken"] = token, ["User-Agent"] = "thinknet-bench"}
   local body = nil
   if kind == "rsvp" then
     body = (counter % 2 == 0) and "answer=yes" or "answer=maybe"

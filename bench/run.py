@@ -21,6 +21,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))  # as gunicorn.conf.py
+USER_AGENT = "thinknet-bench"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench.build import PASSWORD, build  # noqa: E402
@@ -77,6 +78,7 @@ class Site:
         lines, feed = [], ""
         for email in self.network.emails:
             session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT  # as load.lua sends, like one browser throughout
             token = CSRF.search(session.get(self.server.url + "/login").text).group(1)
             session.post(self.server.url + "/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
             me = session.get(self.server.url + "/me/", allow_redirects=False)

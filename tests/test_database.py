@@ -9,9 +9,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, select, text
+from sqlalchemy import column, func, inspect, select, table, text, update
 
 from thinknet.extensions import db
+from thinknet.models import Member
 
 
 def schema_differences() -> list:
@@ -66,47 +67,31 @@ def test_sqlite_connections_have_foreign_keys_wal_and_a_busy_timeout(app, app_co
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == app.config["SQLITE_BUSY_TIMEOUT_SECONDS"] * 1000
 
 
-def test_sqlite_transactions_take_the_write_lock_when_they_begin(app, app_context):
-    """BEGIN IMMEDIATE: a transaction that only read so far already keeps other writers out."""
+def test_a_sqlite_writer_takes_the_write_lock_at_its_first_statement_that_locks_not_before(app, app_context):
+    """Plain reads leave other writers free; a SELECT ... FOR UPDATE takes the lock (BEGIN IMMEDIATE), as it
+    takes a row lock on PostgreSQL."""
     sqlite_only(app)
     path = db.engine.url.database
-    with db.engine.connect() as connection:
-        connection.execute(text("SELECT count(*) FROM member")).scalar()
+
+    def other_writer_can_begin() -> bool:
         other = sqlite3.connect(path, timeout=0.1, isolation_level=None)
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            other.execute("BEGIN IMMEDIATE")
-        other.close()
-        connection.rollback()
-
-
-def test_sqlite_read_then_write_rules_hold_under_simultaneous_requests(make_app, app):
-    """Two transactions each read a counter and write it back plus one; neither update is lost."""
-    sqlite_only(app)
-    with app.app_context():
-        with db.engine.begin() as connection:
-            connection.exec_driver_sql("CREATE TABLE counter (value INTEGER)")
-            connection.exec_driver_sql("INSERT INTO counter VALUES (0)")
-    barrier = threading.Barrier(8)
-    errors = []
-
-    def increment() -> None:
         try:
-            with app.app_context():
-                barrier.wait()
-                with db.engine.begin() as connection:
-                    value = connection.exec_driver_sql("SELECT value FROM counter").scalar()
-                    connection.exec_driver_sql(f"UPDATE counter SET value = {value + 1}")
-        except Exception as error:  # surfaced below
-            errors.append(error)
+            other.execute("BEGIN IMMEDIATE")
+            other.rollback()
+            return True
+        except sqlite3.OperationalError as error:
+            assert "locked" in str(error)
+            return False
+        finally:
+            other.close()
 
-    threads = [threading.Thread(target=increment) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    with app.app_context(), db.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT value FROM counter").scalar() == 8
+    with db.engine.connect() as connection:
+        connection.execute(select(func.count()).select_from(Member)).scalar()
+        assert other_writer_can_begin()
+        connection.execute(select(Member.id).with_for_update()).all()
+        assert not other_writer_can_begin()
+        connection.rollback()
+    assert other_writer_can_begin()
 
 
 def test_sqlite_writers_queue_on_the_lock_file_and_the_next_begins_when_the_first_commits(app):
@@ -191,8 +176,8 @@ def in_transaction(dbapi_connection) -> bool:
 @pytest.fixture
 def probe(make_app):
     """An app with a route that reads one row and tells whether the database has a transaction open, after
-    the view (GET or POST) does what the query string asks: `write` (begin writing), `commit` (commit then
-    read), `insert` (write without saying so first)."""
+    the view (GET or POST) does what the query string asks: `write` (begin writing), `lock` (read the
+    settings FOR UPDATE), `update` (write to them), `commit` (commit then read)."""
     from flask import request
 
     from thinknet.access import public
@@ -206,7 +191,9 @@ def probe(make_app):
         settings = Settings.get()
         if "write" in request.args:
             begin_writing()
-        if "insert" in request.args:
+        if "lock" in request.args:
+            Settings.get(for_update=True)
+        if "update" in request.args:
             try:
                 db.session.execute(text("UPDATE settings SET group_name = 'Changed'"))
             except Exception as error:  # surfaced in the answer
@@ -223,36 +210,45 @@ def probe(make_app):
     return app
 
 
+def on_sqlite(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
+def post(app, query: str = "") -> dict:
+    from conftest import csrf_token
+
+    client = app.test_client()
+    return client.post(f"/probe{query}", headers={"X-CSRFToken": csrf_token(client)}).json
+
+
 def test_a_get_reads_each_statement_on_its_own(probe):
     answer = probe.test_client().get("/probe").json
     assert answer["in_transaction"] is False and answer["holds_write_lock"] is False
 
 
-def test_a_post_writes_in_one_transaction_from_its_view_keeping_what_the_checks_loaded(probe):
-    from conftest import csrf_token
+def test_a_post_that_only_reads_holds_no_transaction_and_no_lock(probe):
+    assert post(probe) == {"in_transaction": False, "holds_write_lock": False, "settings_still_loaded": True}
 
-    client = probe.test_client()
-    answer = client.post("/probe", headers={"X-CSRFToken": csrf_token(client)}).json
-    assert answer["in_transaction"] is True and answer["settings_still_loaded"] is True
-    assert answer["holds_write_lock"] is (probe.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
+
+@pytest.mark.parametrize("query", ["?lock", "?update"])
+def test_a_post_begins_its_one_transaction_at_its_first_lock_or_write_keeping_what_it_loaded(probe, query):
+    answer = post(probe, query)
+    assert answer == {"in_transaction": True, "holds_write_lock": on_sqlite(probe), "settings_still_loaded": True}
 
 
 def test_a_get_that_must_write_begins_writing_on_the_connection_it_read_with(probe):
-    answer = probe.test_client().get("/probe?write").json
-    assert answer["in_transaction"] is True and answer["settings_still_loaded"] is True
-    assert answer["holds_write_lock"] is (probe.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
+    assert probe.test_client().get("/probe?write").json["in_transaction"] is False  # no write or lock yet
+    answer = probe.test_client().get("/probe?write&lock").json
+    assert answer == {"in_transaction": True, "holds_write_lock": on_sqlite(probe), "settings_still_loaded": True}
 
 
 def test_after_commit_then_read_a_view_reads_outside_a_transaction_with_its_rows_still_loaded(probe):
-    from conftest import csrf_token
-
-    client = probe.test_client()
-    answer = client.post("/probe?commit", headers={"X-CSRFToken": csrf_token(client)}).json
-    assert answer == {"in_transaction": False, "holds_write_lock": False, "settings_still_loaded": True}
+    assert post(probe, "?lock&commit") == {"in_transaction": False, "holds_write_lock": False,
+                                          "settings_still_loaded": True}
 
 
 def test_on_sqlite_a_get_that_writes_without_saying_so_fails(probe):
     sqlite_only(probe)
-    assert "readonly" in probe.test_client().get("/probe?insert").json["error"]
+    assert "readonly" in probe.test_client().get("/probe?update").json["error"]
     with probe.app_context():
         assert db.session.scalar(text("SELECT group_name FROM settings")) != "Changed"

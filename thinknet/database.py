@@ -6,16 +6,20 @@ COMMITTED gives a transaction's statements anyway (each sees its own snapshot), 
 and it saves two round trips to PostgreSQL and a transaction's bookkeeping on SQLite. On SQLite a reader is
 also read-only (``PRAGMA query_only``), so a GET that writes by mistake fails in the tests.
 
-A request that may write (POST and the like) begins writing when its view begins, after the checks; the
-rare GET that must write says so first with `begin_writing()`. The reader's connection then opens a
-transaction, keeping what the request has loaded (the signed-in member). Commands outside a request write
-from their first statement.
+A request that may write (POST and the like) becomes a writer when its view begins, after the checks; the
+rare GET that must write says so first with `begin_writing()`. Commands outside a request are writers from
+the start. A writer still reads each statement on its own until its first statement that writes or locks
+(an INSERT, UPDATE or DELETE, a SELECT ... FOR UPDATE, or SQL it cannot see into); its transaction begins
+there, on the connection it read with, keeping what the request has loaded. So a rule that reads and then
+writes locks what it reads (FOR UPDATE) on both databases: PostgreSQL needs that under READ COMMITTED, and
+on SQLite the same statement is where the write lock is taken, so the tests on SQLite check it too.
 
-SQLite has one writer at a time, so its write transaction is BEGIN IMMEDIATE: a read-then-write rule takes
-the write lock before it reads, and readers in WAL mode run beside the writer instead of queueing behind it.
-Writers queue on a file lock next to the database before BEGIN IMMEDIATE. SQLite's own busy handler lets a
-waiting writer sleep for up to 100 ms at a time however soon the lock is free, so with a few workers posting
-at once most of their time went to sleeping; the file lock hands over within a millisecond, in order.
+SQLite has one writer at a time, so its write transaction is BEGIN IMMEDIATE, and readers in WAL mode run
+beside the writer instead of queueing behind it. Writers queue on a file lock next to the database before
+BEGIN IMMEDIATE. SQLite's own busy handler lets a waiting writer sleep for up to 100 ms at a time however
+soon the lock is free, so with a few workers posting at once most of their time went to sleeping; the file
+lock hands over within a millisecond, in order. A writer holds the lock only from its first write or lock
+to its commit: the form, the checks and plain reads before it leave the lock to others.
 SQLite also gets foreign keys, WAL and a busy timeout.
 """
 from __future__ import annotations
@@ -68,8 +72,8 @@ def reads_only() -> bool:
 
 
 def begin_writing() -> None:
-    """Lets the request write from here: its connection, if it has one, opens a transaction (on SQLite it
-    takes the write lock), keeping what the request has loaded."""
+    """Lets the request write from here: its transaction begins at its first statement that writes or locks
+    (on SQLite that statement takes the write lock), on the connection it read with."""
     if not reads_only():
         return
     g.reads_only = False
@@ -91,16 +95,41 @@ def commit_then_read() -> None:
         g.reads_only = True
 
 
-# Each engine keeps, in its connections' info, how a connection begins as a reader and as a writer.
-_READ, _WRITE, _READING = "thinknet.read", "thinknet.write", "thinknet.reading"
+# Each engine keeps, in its connections' info, how a connection reads and how it begins writing; a writer's
+# connection is marked until its first statement that writes or locks.
+_READ, _WRITE, _WRITER, _READING = "thinknet.read", "thinknet.write", "thinknet.writer", "thinknet.reading"
 
 
 def _begin(fairy: Any, write: bool) -> None:
-    fairy.info[_WRITE if write else _READ](fairy.dbapi_connection, fairy.info)
+    """Every transaction begins reading; a writer's is marked to begin writing at its first write or lock."""
+    fairy.info[_READ](fairy.dbapi_connection, fairy.info)
+    if write:
+        fairy.info[_WRITER] = True
+    else:
+        fairy.info.pop(_WRITER, None)
 
 
 def _on_begin(connection: Any) -> None:
     _begin(connection.connection, write=not reads_only())
+
+
+def _before_statement(connection: Any, _cursor: Any, _statement: str, _parameters: Any, context: Any,
+                      _executemany: bool) -> None:
+    info = connection.connection.info
+    if _WRITER in info and _writes_or_locks(context):
+        del info[_WRITER]
+        info[_WRITE](connection.connection.dbapi_connection, info)
+
+
+def _writes_or_locks(context: Any) -> bool:
+    """Anything but a plain SELECT: DML, DDL, SELECT ... FOR UPDATE, and SQL that is only text."""
+    statement = context.compiled.statement if context is not None and context.compiled is not None else None
+    return not (getattr(statement, "is_select", False) and getattr(statement, "_for_update_arg", None) is None)
+
+
+def _listen(engine: Engine) -> None:
+    event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "before_cursor_execute", _before_statement)
 
 
 def _configure_postgresql(engine: Engine) -> None:
@@ -110,7 +139,7 @@ def _configure_postgresql(engine: Engine) -> None:
 
     def write(dbapi_connection: Any, info: dict) -> None:
         if info.pop(_READING, False):
-            dbapi_connection.autocommit = False  # psycopg sends BEGIN before the next statement
+            dbapi_connection.autocommit = False  # psycopg sends BEGIN before the statement
 
     @event.listens_for(engine, "connect")
     def on_connect(_dbapi_connection: Any, record: Any) -> None:
@@ -118,9 +147,10 @@ def _configure_postgresql(engine: Engine) -> None:
 
     @event.listens_for(engine, "reset")
     def on_reset(dbapi_connection: Any, record: Any, _state: Any) -> None:
+        record.info.pop(_WRITER, None)
         write(dbapi_connection, record.info)  # back in the pool as it came: not a reader
 
-    event.listen(engine, "begin", _on_begin)
+    _listen(engine)
 
 
 class _TimedOut(Exception):
@@ -250,4 +280,4 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
             dbapi_connection.unlock()
             raise
 
-    event.listen(engine, "begin", _on_begin)
+    _listen(engine)

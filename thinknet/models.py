@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     insert,
+    select,
     text,
     true,
 )
@@ -497,15 +498,25 @@ class Settings(db.Model):
         """The settings row, created with the defaults if missing (safe when requests race).
 
         ``for_update`` locks the row until commit: the one lock behind group-wide invariants (the member
-        cap, never without an organizer). SQLite's BEGIN IMMEDIATE already serializes writers.
+        cap, never without an organizer). On SQLite it takes the write lock, which serializes all writers.
         """
-        settings = db.session.get(cls, SETTINGS_ID, with_for_update=for_update or None)
+        held = db.session.info.get("settings")
+        if held is not None and not for_update and held in db.session:
+            return held  # read once per session; after a commit its values are read again when next used
+        statement = _SETTINGS_LOCKED if for_update else _SETTINGS
+        settings = db.session.scalar(statement)
         if settings is None:
             db.session.execute(insert_ignoring_conflict(cls.__table__, {"id": SETTINGS_ID}))
-            settings = db.session.get(cls, SETTINGS_ID, with_for_update=for_update or None)
+            settings = db.session.scalar(statement)
         assert settings is not None
-        db.session.info["settings"] = settings  # held, so the session's identity map keeps it for the next call
+        db.session.info["settings"] = settings
         return settings
+
+
+# Built once: most requests read the settings, and a statement costs as much to build as to run. The locked
+# read takes the row's values afresh, since a copy read earlier may be older than the lock.
+_SETTINGS = select(Settings).where(Settings.id == SETTINGS_ID)
+_SETTINGS_LOCKED = _SETTINGS.with_for_update().execution_options(populate_existing=True)
 
 
 class Revision(db.Model):

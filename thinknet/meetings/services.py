@@ -236,7 +236,7 @@ def get_meeting(meeting_id: int) -> Meeting | None:
 
 def lock_meeting(meeting_id: int) -> Meeting:
     """The meeting, read afresh and locked until commit: RSVPs for one meeting are decided one at a time.
-    SQLite has no FOR UPDATE; its BEGIN IMMEDIATE has already locked. A meeting that is not there is a 404."""
+    On SQLite this statement takes the write lock instead. A meeting that is not there is a 404."""
     meeting = db.session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
     if meeting is None:
         raise NotFound()
@@ -308,6 +308,8 @@ class RsvpChange:
 
 def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     """Records a member's answer. A yes beyond the seats waits in line; a freed seat goes to the first in line."""
+    if answer == RsvpAnswer.YES:
+        Settings.get()  # the cut-off, read before the lock (the session keeps it): the lock is held for less
     meeting, rsvp = _lock_meeting_with_answer(meeting_id, member)
     now = utcnow()  # taken inside the lock, so waitlist order is the order answers were decided
     check_answer(meeting, rsvp.answer if rsvp else None, answer, now)

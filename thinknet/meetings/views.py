@@ -70,7 +70,7 @@ def rsvp(meeting_id: int) -> Response:
     form = RsvpForm()
     back = safe_next_url(form.next.data) or url_for("meetings.show", meeting_id=meeting_id)
     error, meeting = None, None
-    if form.validate_on_submit():  # before the first query, which takes the write lock on SQLite
+    if form.validate_on_submit():  # before the lock: the form holds no one up
         try:
             change = services.set_rsvp(current_user, meeting_id, RsvpAnswer(form.answer.data))
         except services.RsvpRefused as refused:
