@@ -500,9 +500,10 @@ class Settings(db.Model):
         ``for_update`` locks the row until commit: the one lock behind group-wide invariants (the member
         cap, never without an organizer). On SQLite it takes the write lock, which serializes all writers.
         """
-        held = db.session.info.get("settings")
-        if held is not None and not for_update and held in db.session:
-            return held  # read once per session; after a commit its values are read again when next used
+        if not for_update:  # read once per session (or with a row it joined); after a commit, read when used
+            held = db.session.identity_map.get(db.session.identity_key(cls, SETTINGS_ID))
+            if held is not None:
+                return held
         statement = _SETTINGS_LOCKED if for_update else _SETTINGS
         settings = db.session.scalar(statement)
         if settings is None:

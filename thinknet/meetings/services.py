@@ -14,6 +14,7 @@ from werkzeug.exceptions import NotFound
 from thinknet.audit import record
 from thinknet.extensions import db
 from thinknet.models import (
+    SETTINGS_ID,
     Attendance,
     Meeting,
     MeetingState,
@@ -308,9 +309,7 @@ class RsvpChange:
 
 def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     """Records a member's answer. A yes beyond the seats waits in line; a freed seat goes to the first in line."""
-    if answer == RsvpAnswer.YES:
-        Settings.get()  # the cut-off, read before the lock (the session keeps it): the lock is held for less
-    meeting, rsvp = _lock_meeting_with_answer(meeting_id, member)
+    meeting, rsvp, _settings = _lock_meeting_with_answer(meeting_id, member)  # the settings, for the cut-off
     now = utcnow()  # taken inside the lock, so waitlist order is the order answers were decided
     check_answer(meeting, rsvp.answer if rsvp else None, answer, now)
     # Only a confirmed yes that changes frees a seat, and only a session with a seat limit has a waitlist
@@ -333,22 +332,23 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     return RsvpChange(meeting, rsvp, _fill_seats(meeting) if frees_a_seat else [])
 
 
-# Built once (the statement every RSVP runs first): the meeting, read and locked as `lock_meeting` does, and
-# the member's answer to it.
+# Built once (the statement every RSVP runs first): the meeting, read and locked as `lock_meeting` does, the
+# member's answer to it, and the settings (the cut-off), which `Settings.get` then finds in the session.
 _MEETING_WITH_ANSWER = (
-    select(Meeting, Rsvp)
+    select(Meeting, Rsvp, Settings)
     .outerjoin(Rsvp, (Rsvp.meeting_id == Meeting.id) & (Rsvp.member_id == bindparam("member_id")))
+    .outerjoin(Settings, Settings.id == SETTINGS_ID)
     .where(Meeting.id == bindparam("meeting_id"))
     .with_for_update(of=Meeting)
     .execution_options(populate_existing=True)
 )
 
 
-def _lock_meeting_with_answer(meeting_id: int, member: Member) -> tuple[Meeting, Rsvp | None]:
+def _lock_meeting_with_answer(meeting_id: int, member: Member) -> tuple[Meeting, Rsvp | None, Settings | None]:
     row = db.session.execute(_MEETING_WITH_ANSWER, {"meeting_id": meeting_id, "member_id": member.id}).first()
     if row is None:
         raise NotFound()
-    return row.Meeting, row.Rsvp
+    return row.Meeting, row.Rsvp, row.Settings
 
 
 def confirmed_count(meeting: Meeting, excluding: Member | None = None) -> int:
