@@ -282,3 +282,13 @@ def test_password_reset_mail_goes_out_over_smtp(make_app, member, smtp_server):
     assert "/password/reset/" in body_text(received.message)
     parts = {part.get_content_type() for part in received.message.walk()}
     assert {"text/plain", "text/html"} <= parts
+
+
+def test_once_a_session_has_its_csrf_token_pages_from_the_same_browser_set_no_cookie(login, member, client):
+    """The session cookie is signed and sent only when it changes, not again with every page."""
+    login(member)
+    client.get("/")  # the first page gives the session its CSRF token
+    for path in ("/", "/members/", "/members/tree", "/me/", "/topics/"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path

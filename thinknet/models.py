@@ -510,7 +510,7 @@ class Settings(db.Model):
             db.session.execute(insert_ignoring_conflict(cls.__table__, {"id": SETTINGS_ID}))
             settings = db.session.scalar(statement)
         assert settings is not None
-        db.session.info["settings"] = settings
+        db.session.info["settings"] = settings  # held, so the identity map keeps it for the session
         return settings
 
 
