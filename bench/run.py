@@ -32,7 +32,7 @@ from thinknet import create_app  # noqa: E402
 def wrk(url: str, method: str, kind: str, sessions: Path, etag: str, seconds: int) -> dict:
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / "load.lua"), url, "--",
-         str(sessions), method, kind, etag], capture_output=True, text=True, check=True).stdout
+         str(sessions), method, kind, etag, USER_AGENT], capture_output=True, text=True, check=True).stdout
     percentile = {m.group(1): m.group(2) for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M)}
 
     def ms(text: str) -> float:
@@ -78,7 +78,7 @@ class Site:
         lines, feed = [], ""
         for email in self.network.emails:
             session = requests.Session()
-            session.headers["User-Agent"] = USER_AGENT  # as load.lua sends, like one browser throughout
+            session.headers["User-Agent"] = USER_AGENT  # load.lua sends it too: one browser throughout
             token = CSRF.search(session.get(self.server.url + "/login").text).group(1)
             session.post(self.server.url + "/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
             me = session.get(self.server.url + "/me/", allow_redirects=False)

@@ -54,8 +54,12 @@ def test_migrations_go_down_to_nothing_and_up_again(app_context):
     assert schema_differences() == []
 
 
+def on_sqlite(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
 def sqlite_only(app):
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    if not on_sqlite(app):
         pytest.skip("a SQLite connection setting")
 
 
@@ -208,10 +212,6 @@ def probe(make_app):
 
     app.add_url_rule("/probe", "probe", look, methods=["GET", "POST"])
     return app
-
-
-def on_sqlite(app) -> bool:
-    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
 
 
 def post(app, query: str = "") -> dict:

@@ -147,7 +147,6 @@ def _configure_postgresql(engine: Engine) -> None:
 
     @event.listens_for(engine, "reset")
     def on_reset(dbapi_connection: Any, record: Any, _state: Any) -> None:
-        record.info.pop(_WRITER, None)
         write(dbapi_connection, record.info)  # back in the pool as it came: not a reader
 
     _listen(engine)

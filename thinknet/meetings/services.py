@@ -309,7 +309,8 @@ class RsvpChange:
 
 def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     """Records a member's answer. A yes beyond the seats waits in line; a freed seat goes to the first in line."""
-    meeting, rsvp, _settings = _lock_meeting_with_answer(meeting_id, member)  # the settings, for the cut-off
+    # The settings are kept in hand while the answer is checked: the cut-off's Settings.get finds them.
+    meeting, rsvp, _settings = _lock_meeting_with_answer(meeting_id, member)
     now = utcnow()  # taken inside the lock, so waitlist order is the order answers were decided
     check_answer(meeting, rsvp.answer if rsvp else None, answer, now)
     # Only a confirmed yes that changes frees a seat, and only a session with a seat limit has a waitlist
