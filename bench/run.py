@@ -159,8 +159,9 @@ def main() -> None:
                    else f"sqlite:///{workdir / f'bench-{size}.sqlite'}")
             sites[size] = Site(size, url, workdir)
             sites[size].start()
-        # Both sizes stay up, and each page runs on the small network and the big one in turn, in two halves
-        # (small, big, small, big), so a drift of the machine's speed during the run does not skew big/small.
+        # Both sizes stay up, and each page runs on each network in two halves, in the order small, big, big,
+        # small: the two sizes' halves then sit at the same mean time, so a steady drift of the machine's speed
+        # during the page's run cancels out of big/small instead of skewing it.
         # Just before each half, the reference runs on the same network for as long: a virtual machine's speed
         # drifts by tens of percent within minutes, so each page is compared with the reference measured
         # beside it. Throughput and p50 are the halves' mean, p99 the worse half's.
@@ -173,10 +174,10 @@ def main() -> None:
                 continue
             halves: dict[str, list[dict]] = {size: [] for size in sites}
             beside: dict[str, list[float]] = {size: [] for size in sites}
-            for _ in range(2):
-                for size, site in sites.items():
-                    beside[size].append(site.reference.run(workdir, max(args.seconds // 2, 1), warm_up=False))
-                    halves[size].append(site.run(name, method, kind, max(args.seconds // 2, 1)))
+            for size in ("small", "big", "big", "small"):
+                site = sites[size]
+                beside[size].append(site.reference.run(workdir, max(args.seconds // 2, 1), warm_up=False))
+                halves[size].append(site.run(name, method, kind, max(args.seconds // 2, 1)))
             for size, runs in halves.items():
                 reference[size] += beside[size]
                 results[size][name] = {"rps": sum(r["rps"] for r in runs) / 2, "p50": sum(r["p50"] for r in runs) / 2,
@@ -198,7 +199,8 @@ def report(database: str, measured: dict, reference: dict, seconds: int, write: 
     lines = [f"# Benchmark, {date.today()}, {database}", "",
              f"Machine: {platform.platform()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}; "
              f"gunicorn with {WORKERS} sync workers; wrk -t2 -c16, each page {seconds} s per size "
-             f"(two alternating halves, each just after a run of the reference on the same network).",
+             f"(two halves per size in the order small, big, big, small, each just after a run of the reference on "
+             f"the same network).",
              f"Reference route: {reference['big']:.0f} req/s on the big data, {reference['small']:.0f} on the small "
              f"(mean of all its runs; each page is compared with the runs beside it).",
              f"Largest worker after the run: {big['memory_mb']:.0f} MB resident.", "",

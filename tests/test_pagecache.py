@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from conftest import CSRF_META, sign_in
+from conftest import CSRF_META, csrf_token, sign_in
 from thinknet.extensions import db
-from thinknet.models import Member, Revision, Settings
+from thinknet.models import Member, Revision, Settings, Topic
 from thinknet.pagecache import PageCache
 
 
@@ -89,6 +89,28 @@ def test_only_changes_a_page_could_show_move_the_revision_on(app, client, member
         db.session.execute(update(Member).where(Member.id == member.id).values(headline="Poet"))
         db.session.commit()
         assert db.session.scalar(select(Revision.number)) == before + 2
+
+
+def test_a_me_too_that_changes_nothing_leaves_the_revision_where_it_is(app, client, login, member, make_member):
+    with app.app_context():
+        author = make_member(name="Ann Author")
+        topic = Topic(title="Sleep", author_id=author.id)
+        db.session.add(topic)
+        db.session.commit()
+        topic_id = topic.id
+    login(member)
+    headers = {"X-CSRFToken": csrf_token(client, "/topics/")}
+
+    def me_too(vote: str) -> int:
+        assert client.post(f"/topics/{topic_id}/vote", data={"vote": vote}, headers=headers).status_code == 303
+        return revision(app)
+
+    before = revision(app)
+    assert me_too("on") == before + 1
+    assert me_too("on") == before + 1  # already given: every cached page still stands
+    assert me_too("off") == before + 2
+    assert me_too("off") == before + 2  # nothing to take back
+    assert me_too("on") == before + 3
 
 
 def test_the_cache_keeps_within_its_size_dropping_the_least_recently_used():

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, make_response, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import event, select, update
+from sqlalchemy import Result, event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from thinknet import htmx
@@ -95,9 +95,16 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
+def _on_execute(state: ORMExecuteState) -> Result | None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    # A statement that touched no row (a "me too" already given, taking back one that is not there) changes
+    # no page. SQLAlchemy keeps an INSERT's row count only when asked; a count the driver does not know (-1)
+    # counts as a change.
+    result = state.invoke_statement(execution_options={"preserve_rowcount": True})
+    if getattr(result, "rowcount", -1) != 0:
         _note_change(state.session, getattr(state.statement, "table", None))
+    return result
 
 
 @event.listens_for(Session, "before_commit")
