@@ -6,7 +6,8 @@ from bench.run import report
 
 
 def measured(page_rps: float, reference_rps: float) -> dict:
-    page = {"rps": page_rps, "p50": 10.0, "p99": 20.0, "errors": 0, "reference_rps": reference_rps}
+    page = {"rps": page_rps, "p50": 10.0, "p99": 20.0, "errors": 0, "reference_rps": reference_rps,
+            "reference_p99": 15.0}
     return {"pages": {name: dict(page) for name, *_ in PAGES}, "memory_mb": 70.0,
             "queries": {name: 3 for name, *_ in PAGES}}
 
@@ -19,3 +20,4 @@ def test_each_page_is_compared_with_the_reference_run_beside_it(capsys):
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[5] == "0.80"  # × reference: 400 over the 500 beside it
     assert cells[6] == "0.80"  # big/small
+    assert cells[8] == "15.0"  # the reference's p99 beside the page
