@@ -8,7 +8,8 @@ clock changes), so what opens or closes with the clock is at most a minute late.
 stored copy and put back, fresh, on every hit; a page with a message waiting (flash) is not cached.
 
 Each worker keeps its own copy (least recently used goes first, within PAGE_CACHE_BYTES), so nothing here
-is shared but the revision number. Tables whose changes no cached page shows do not move it on.
+is shared but the revision number. Tables whose changes no cached page shows do not move it on, nor
+do statements that touch no row.
 """
 from __future__ import annotations
 
