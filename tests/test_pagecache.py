@@ -113,6 +113,18 @@ def test_a_me_too_that_changes_nothing_leaves_the_revision_where_it_is(app, clie
     assert me_too("on") == before + 3
 
 
+def test_a_change_written_with_returning_moves_the_revision_on(app, member):
+    # SQLite counts the rows of an UPDATE ... RETURNING only once they have been read.
+    members = Member.__table__
+    before = revision(app)
+    with app.app_context():
+        changed = db.session.scalars(update(members).where(members.c.id == member.id).values(headline="Poet")
+                                     .returning(members.c.id)).all()
+        db.session.commit()
+    assert changed == [member.id]
+    assert revision(app) == before + 1
+
+
 def test_the_cache_keeps_within_its_size_dropping_the_least_recently_used():
     cache = PageCache(limit=100)
     cache.put(("a",), b"x" * 20, 200, [])

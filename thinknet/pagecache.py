@@ -100,10 +100,11 @@ def _on_execute(state: ORMExecuteState) -> Result | None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return None
     # A statement that touched no row (a "me too" already given, taking back one that is not there) changes
-    # no page. SQLAlchemy keeps an INSERT's row count only when asked; a count the driver does not know (-1)
-    # counts as a change.
+    # no page. SQLAlchemy keeps an INSERT's row count only when asked. A count the driver does not know (-1)
+    # counts as a change, and so does a statement written with RETURNING: SQLite counts its rows only once
+    # they have all been read.
     result = state.invoke_statement(execution_options={"preserve_rowcount": True})
-    if getattr(result, "rowcount", -1) != 0:
+    if state.statement.returning_column_descriptions or getattr(result, "rowcount", -1) != 0:
         _note_change(state.session, getattr(state.statement, "table", None))
     return result
 
