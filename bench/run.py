@@ -179,10 +179,11 @@ def main() -> None:
                 beside[size].append(site.reference.run(workdir, max(args.seconds // 2, 1), warm_up=False))
                 halves[size].append(site.run(name, method, kind, max(args.seconds // 2, 1)))
             for size, runs in halves.items():
-                reference[size] += [r["rps"] for r in beside[size]]
+                reference_rps = [r["rps"] for r in beside[size]]
+                reference[size] += reference_rps
                 results[size][name] = {"rps": sum(r["rps"] for r in runs) / 2, "p50": sum(r["p50"] for r in runs) / 2,
                                        "p99": max(r["p99"] for r in runs), "errors": sum(r["errors"] for r in runs),
-                                       "reference_rps": sum(r["rps"] for r in beside[size]) / 2,
+                                       "reference_rps": sum(reference_rps) / 2,
                                        "reference_p99": max(r["p99"] for r in beside[size])}
         measured = {size: {"pages": results[size], "memory_mb": worker_memory_mb(site.server),
                            "queries": query_counts(site.app, site.network)} for size, site in sites.items()}

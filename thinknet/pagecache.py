@@ -104,7 +104,7 @@ def _on_execute(state: ORMExecuteState) -> Result | None:
     # counts as a change, and so does a statement written with RETURNING: SQLite counts its rows only once
     # they have all been read.
     result = state.invoke_statement(execution_options={"preserve_rowcount": True})
-    if state.statement.returning_column_descriptions or getattr(result, "rowcount", -1) != 0:
+    if getattr(result, "rowcount", -1) != 0 or state.statement.returning_column_descriptions:
         _note_change(state.session, getattr(state.statement, "table", None))
     return result
 
