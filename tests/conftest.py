@@ -39,6 +39,8 @@ def app_config(instance: Path, database_url: str, **overrides: Any) -> dict[str,
         "RATELIMIT_ENABLED": False,
         # A test that leaves a write transaction open fails in seconds, not half a minute.
         "SQLITE_BUSY_TIMEOUT_SECONDS": 5,
+        # The test client's host; links in mail are built from this, never from a request.
+        "BASE_URL": "http://localhost",
     }
     config.update(overrides)
     return config

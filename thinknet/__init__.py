@@ -42,9 +42,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.meetings.views import calendar_bp
     from thinknet.topics.views import bp as topics_bp
     from thinknet.members.views import bp as members_bp
+    from thinknet.links import Thinknet
+    from thinknet.routing import BoundedInt
 
     instance_path = (config or {}).get("INSTANCE_PATH") or default_instance_path()
-    app = Flask(
+    app = Thinknet(
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,
@@ -58,7 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         count = int(app.config["PROXY_COUNT"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+        # Its X-Forwarded-Host is not trusted: no link is built from a host name a request brings.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     security.init_app(app)
 
     db.init_app(app)
@@ -76,6 +79,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     errors.init_app(app)
 
+    # An id beyond what the database's integer columns hold matches no route: a plain 404, never a 500.
+    app.url_map.converters["int"] = BoundedInt
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(admin_bp)

@@ -57,8 +57,8 @@ def public_endpoints(app: Flask) -> set[str]:
 
 def safe_next_url(target: str | None) -> str | None:
     """Only a path on this site is followed after sign-in, never another host."""
-    if not target:
-        return None
+    if not target or any(ord(c) < 32 or ord(c) == 127 or c == "\\" for c in target):
+        return None  # CR/LF would split the Location header; a backslash is a host to some browsers
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

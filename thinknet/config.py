@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -37,8 +38,14 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_TIMEOUT": 10,
     # Bulk invites are sent after the response, in a background thread.
     "MAIL_IN_BACKGROUND": True,
-    # The site's address, for links in messages sent with no request behind them (cron).
-    "BASE_URL": "http://127.0.0.1:5000",
+    # The site's one canonical address (scheme, host and any path prefix): every absolute link the app writes
+    # (emails, calendar invites, the feed link) is built from it, never from a request's Host. Required in
+    # production; in development it is DEVELOPMENT_BASE_URL.
+    "BASE_URL": None,
+    # Host names requests may be addressed to; None: BASE_URL's host (any host in development).
+    "TRUSTED_HOSTS": None,
+    # Production (set by gunicorn.conf.py, or THINKNET_PRODUCTION=true): BASE_URL must be configured.
+    "PRODUCTION": False,
     "PASSWORD_RESET_MAX_AGE": timedelta(hours=1),
     # argon2id parameters (argon2-cffi's defaults: RFC 9106 low-memory profile).
     "PASSWORD_HASH_TIME_COST": 3,
@@ -47,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 SECRET_KEY_FILE = "secret_key"
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+class MissingBaseUrl(RuntimeError):
+    pass
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
@@ -71,11 +83,34 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config["MAIL_BACKEND"] = "smtp"
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(instance)
-    # Cookies only over https, unless the site itself is plain http (local development).
+    _settle_base_url(app)
+    # Cookies only over https, unless the site itself is plain http (local development); a request that came
+    # over https (through a trusted proxy) gets Secure cookies whatever this says (thinknet.security).
     secure = not app.config["BASE_URL"].startswith("http://")
     for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         if app.config[key] is None:
             app.config[key] = secure
+
+
+def _settle_base_url(app: Flask) -> None:
+    """BASE_URL, required in production and checked everywhere; the trusted hosts follow from it."""
+    base_url = app.config["BASE_URL"]
+    if not base_url:
+        if app.config["PRODUCTION"]:
+            raise MissingBaseUrl(
+                "THINKNET_BASE_URL is not set. In production every link in email and calendars is built from it: "
+                "set it to the site's address, for example THINKNET_BASE_URL=https://breakfast.example.org")
+        base_url = DEVELOPMENT_BASE_URL
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise MissingBaseUrl(f"THINKNET_BASE_URL must be an http(s) address such as https://breakfast.example.org, "
+                             f"not {base_url!r}")
+    app.config["BASE_URL"] = base_url.rstrip("/")
+    if app.config["TRUSTED_HOSTS"] is None and base_url != DEVELOPMENT_BASE_URL:
+        loopback = {"127.0.0.1", "localhost"}
+        app.config["TRUSTED_HOSTS"] = sorted(loopback) if parts.hostname in loopback else [parts.hostname]
+    elif isinstance(app.config["TRUSTED_HOSTS"], str):
+        app.config["TRUSTED_HOSTS"] = [h.strip() for h in app.config["TRUSTED_HOSTS"].split(",") if h.strip()]
 
 
 def _explicit(app: Flask, overrides: Mapping[str, Any] | None, key: str) -> bool:

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from thinknet.extensions import db
 
@@ -22,6 +22,12 @@ def init_app(app: Flask) -> None:
                 return current_app.handle_http_exception(refused)
         message = "This form had expired or was sent from elsewhere. Reload the page and try again."
         return render_template("errors/error.html", code=400, title="Form expired", message=message), 400
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError) -> tuple[str, int, dict[str, str]]:
+        # A Host the site does not answer to: nothing is built for it (no URL can be, no template is used).
+        current_app.logger.warning("refused a request for an untrusted host: %s", error.description)
+        return "This site does not answer to that host name.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:

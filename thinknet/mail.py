@@ -9,7 +9,7 @@ from email.mime.text import MIMEText
 from email.utils import formataddr
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, render_template, request
+from flask import Flask, current_app, render_template
 from flask_mailman import EmailMultiAlternatives
 
 from thinknet.templating import group_settings
@@ -82,12 +82,11 @@ _running: list[threading.Thread] = []
 
 
 def run_in_background(app: Flask, work: Callable[..., Any], *args: Any) -> None:
-    """Runs ``work(*args)`` after the response, in an app context whose links point where this request came
-    from. With MAIL_IN_BACKGROUND off (a one-process script), it runs at once."""
-    base_url = request.host_url if has_request_context() else app.config["BASE_URL"]
+    """Runs ``work(*args)`` after the response, in an app context whose links point to the site (BASE_URL).
+    With MAIL_IN_BACKGROUND off (a one-process script), it runs at once."""
 
     def target() -> None:
-        with links_context(app, base_url):
+        with links_context(app):
             work(*args)
 
     if not app.config["MAIL_IN_BACKGROUND"]:
@@ -105,7 +104,7 @@ def wait_for_background(timeout: float = 60) -> None:
 
 
 @contextmanager
-def links_context(app: Flask, base_url: str | None = None) -> Iterator[None]:
-    """An app context in which url_for(..., _external=True) builds links on the site's address."""
-    with app.test_request_context(base_url=base_url or app.config["BASE_URL"]):
+def links_context(app: Flask) -> Iterator[None]:
+    """An app context in which url_for(..., _external=True) builds links on the site's address (BASE_URL)."""
+    with app.test_request_context(base_url=app.config["BASE_URL"]):
         yield

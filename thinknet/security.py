@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, Response, g, request, session
 
@@ -25,6 +27,9 @@ MIN_KEY_LENGTH = 32
 
 # Paths whose last part is a secret: join links, reset links, calendar feeds.
 SECRET_PATHS = re.compile(r"(/join/|/password/reset/|/calendar/)[^\s/?\"'.]+")
+
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 class InsecureSecretKey(RuntimeError):
@@ -83,6 +88,26 @@ def init_app(app: Flask) -> None:
         # is a member's request is known without the database: the member loaded for it, or its sign-in.
         member = g.get("_login_user")
         signed_in = not member.is_anonymous if member is not None else "_user_id" in session
-        if signed_in and "Cache-Control" not in headers:
+        view = app.view_functions.get(request.endpoint or "")
+        if (signed_in or getattr(view, "no_store", False)) and "Cache-Control" not in headers:
             headers["Cache-Control"] = "no-store"
+        if request.is_secure:
+            _make_cookies_secure(headers)
         return response
+
+
+def _make_cookies_secure(headers: Any) -> None:
+    """A request that came over https (directly, or through a trusted proxy's X-Forwarded-Proto) gets only
+    Secure cookies, whatever BASE_URL says."""
+    cookies = headers.getlist("Set-Cookie")
+    if not any("; secure" not in cookie.lower() for cookie in cookies):
+        return
+    headers.remove("Set-Cookie")
+    for cookie in cookies:
+        headers.add("Set-Cookie", cookie if "; secure" in cookie.lower() else cookie + "; Secure")
+
+
+def no_store(view: View) -> View:
+    """Marks a page that carries a secret in its address or content (a join or reset link): no cache keeps it."""
+    view.no_store = True  # type: ignore[attr-defined]
+    return view

@@ -6,6 +6,7 @@ from flask_login import current_user, login_user, logout_user
 
 from thinknet import htmx, mail, throttle
 from thinknet.access import public, safe_next_url
+from thinknet.security import no_store
 from thinknet.auth import services
 from thinknet.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
 from thinknet.extensions import db, limiter
@@ -97,6 +98,7 @@ def forgot_password() -> Response:
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @public
+@no_store
 @limiter.limit(SUBMIT_RATE, methods=["POST"])
 def reset_password(token: str) -> Response:
     try:

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from thinknet import htmx, mail, throttle
 from thinknet.access import public, resubmittable
+from thinknet.security import no_store
 from thinknet.extensions import db, limiter
 from thinknet.invitations import services
 from thinknet.invitations.forms import InvitationForm, JoinForm
@@ -86,6 +87,7 @@ def unusable_page(unusable: services.InvitationUnusable) -> Response:
 
 @join_bp.route("/<token>", methods=["GET", "POST"])
 @public
+@no_store
 @limiter.limit("30 per minute")
 @resubmittable
 def landing(token: str) -> Response:

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select
 
 from thinknet.extensions import db
+from thinknet.routing import MAX_ID
 from thinknet.models import SETTINGS_ID, Meeting, Member, MemberStatus, Settings, utcnow
 
 WEEKS_BACK = 4
@@ -35,7 +36,7 @@ def feed_token(member: Member) -> str:
 def member_for_token(token: str) -> Member | None:
     """The member a feed link belongs to, if the link is current and the member active with the feed on."""
     member_id, _, mac = token.partition("-")
-    if not member_id.isdigit() or not mac:
+    if not member_id.isdigit() or not mac or not 0 < int(member_id) <= MAX_ID:
         return None
     member = db.session.get(Member, int(member_id))
     if member is None or member.status != MemberStatus.ACTIVE or not member.wants_calendar_feed:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, make_response, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from thinknet import calendar, htmx, mail
 from thinknet.access import organizers_only, public, resubmittable, safe_next_url
 from thinknet.database import commit_then_read
 from thinknet.extensions import db
+from thinknet.routing import page_number
 from thinknet.meetings import feed, invites, services
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
 from thinknet.models import Meeting, Member, RsvpAnswer
@@ -37,7 +38,7 @@ def tell_promoted(meeting: Meeting, promoted: list[Member]) -> None:
 @bp.route("/")
 @cached_page
 def index() -> Response:
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     past = services.past_meetings(page)
     return htmx.render("meetings/index.html", upcoming=services.upcoming_meetings(), past=past[:services.PAST_PAGE_SIZE],
                        page=page, more_past=len(past) > services.PAST_PAGE_SIZE)
@@ -181,7 +182,7 @@ def subscription(token: str) -> Response:
     member = feed.member_for_token(token)
     if member is None:
         abort(404)
-    version = feed.feed_version(member, request.host_url)
+    version = feed.feed_version(member, current_app.config["BASE_URL"])
     if version.etag in request.if_none_match or (
             not request.if_none_match and request.if_modified_since
             and version.last_modified <= request.if_modified_since):

@@ -9,6 +9,7 @@ from thinknet import htmx
 from thinknet.access import organizers_only, resubmittable, safe_next_url
 from thinknet.database import commit_then_read
 from thinknet.extensions import db
+from thinknet.routing import page_number
 from thinknet.meetings import services as meeting_services
 from thinknet.models import Topic
 from thinknet.pagecache import cached_page
@@ -26,7 +27,7 @@ def back(default: str) -> str:
 @bp.route("/")
 @cached_page
 def index() -> Response:
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     topics = services.open_topics(current_user, page)
     return htmx.render("topics/index.html", topics=topics[:services.TOPICS_PAGE_SIZE], page=page,
                        more=len(topics) > services.TOPICS_PAGE_SIZE)
