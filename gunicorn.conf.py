@@ -6,8 +6,9 @@ import multiprocessing
 import os
 
 wsgi_app = "thinknet:create_app()"
-# Served by gunicorn is production: the app then refuses to start without THINKNET_BASE_URL.
-os.environ.setdefault("THINKNET_PRODUCTION", "true")
+# Served by gunicorn is production: the app then refuses to start without THINKNET_BASE_URL. gunicorn sets
+# this in its own environment before it loads the app.
+raw_env = ["THINKNET_PRODUCTION=true"]
 bind = os.environ.get("THINKNET_BIND", "127.0.0.1:8000")
 
 # Sync workers, one per core plus one. A request spends its time in Python, not waiting on the database

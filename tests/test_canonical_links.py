@@ -119,11 +119,9 @@ def test_production_trusts_only_the_base_urls_host(tmp_path, database_url):
         db.engine.dispose()
 
 
-def test_gunicorn_settings_mark_production(monkeypatch):
-    import os
+def test_gunicorn_settings_mark_production():
     import runpy
     from pathlib import Path
 
-    monkeypatch.delenv("THINKNET_PRODUCTION", raising=False)
-    runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
-    assert os.environ["THINKNET_PRODUCTION"] == "true"
+    settings = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    assert "THINKNET_PRODUCTION=true" in settings["raw_env"]

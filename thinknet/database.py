@@ -82,6 +82,20 @@ def begin_writing() -> None:
         _begin(session.connection().connection, write=True)
 
 
+def lock_name(name: str) -> None:
+    """Holds a lock on ``name`` until the transaction ends, so that a count and the row that follows it are one
+    step for simultaneous requests: PostgreSQL's transaction-level advisory lock on the name; on SQLite the
+    write lock, which every writer takes in turn anyway."""
+    from sqlalchemy import text
+
+    begin_writing()
+    session = db.session()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+    else:
+        session.execute(text("SELECT 1"))  # SQL it cannot see into: the write transaction begins here
+
+
 def commit_then_read() -> None:
     """Commits the request's change and reads from here, keeping the rows it loaded as they are: a view that
     shows its change afterwards queries only what it shows fresh."""

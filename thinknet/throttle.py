@@ -1,5 +1,11 @@
 """Brute-force limits on signing in, asking for reset links and redeeming invitations, per account and per
-address. The counters live in the database, so they hold across workers and servers, SQLite included."""
+address. The counters live in the database, so they hold across workers and servers, SQLite included.
+
+A sign-in is counted before its password is checked (`reserve`), under a lock on the account, so however many
+guesses arrive at once no more than the limit are checked. A browser that has signed in as the member before
+carries a device cookie (OWASP's device-cookie pattern) and is counted on its own: guesses from elsewhere that
+lock the account out of unknown browsers do not lock the member out of their own.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from thinknet.database import begin_writing
+from thinknet.database import begin_writing, lock_name
 from thinknet.extensions import db
 from thinknet.models import Attempt, utcnow
 from thinknet.templating import format_when
@@ -69,6 +75,23 @@ def record(kind: str, account: str, ip: str) -> None:
     begin_writing()  # a mistyped join link is counted even though opening it is a GET
     db.session.add(Attempt(kind=kind, account=account, ip=ip))
     db.session.flush()
+
+
+def reserve(kind: str, account: str, ip: str) -> int:
+    """Counts an attempt before it is made, as one step with the check: raises TooManyAttempts when the
+    account or the address has used up its attempts, else records the attempt and returns its id (to
+    `release` when it turns out not to be a guess)."""
+    lock_name(f"throttle:{kind}:{account}")
+    check(kind, account, ip)
+    attempt = Attempt(kind=kind, account=account, ip=ip)
+    db.session.add(attempt)
+    db.session.flush()
+    return attempt.id
+
+
+def release(attempt_id: int) -> None:
+    """Takes back a reserved attempt that was not a wrong guess."""
+    db.session.execute(delete(Attempt).where(Attempt.id == attempt_id))
 
 
 def forget(kind: str, account: str) -> None:

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from thinknet.extensions import db
-from thinknet.models import Member, MemberStatus, PasswordReset, SignIn, utcnow
+from thinknet.models import Attempt, Member, MemberStatus, PasswordReset, SignIn, utcnow
 from thinknet.tokens import hash_token, new_token, token_matches
 
 PASSWORD_MIN_LENGTH = 8
@@ -153,11 +153,15 @@ def end_sign_in(token: str) -> None:
 
 
 def end_all_sign_ins(member: Member, except_token: str | None = None) -> None:
-    """Signs the member out everywhere (but for the one sign-in given)."""
+    """Signs the member out everywhere (but for the one sign-in given), and retires every reset link they
+    hold: a link asked for before a password change or a sign-out everywhere no longer works after it."""
     statement = update(SignIn).where(SignIn.member_id == member.id, SignIn.revoked_at.is_(None))
     if except_token:
         statement = statement.where(SignIn.token_hash != hash_token(except_token))
     db.session.execute(statement.values(revoked_at=utcnow()))
+    db.session.execute(
+        update(PasswordReset).where(PasswordReset.member_id == member.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow()), execution_options={"synchronize_session": False})
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,8 @@ def find_password_reset(token: str) -> PasswordReset:
     if reset is None or not token_matches(token, reset.token_hash):
         raise ResetLinkInvalid("This password reset link is not valid. Please ask for a new one.")
     if reset.used_at is not None:
-        raise ResetLinkInvalid("This password reset link has already been used. Please ask for a new one.")
+        raise ResetLinkInvalid("This password reset link has already been used, or the password was changed since it was sent. "
+                              "Please ask for a new one.")
     if reset.expires_at <= utcnow():
         raise ResetLinkInvalid("This password reset link has expired. Please ask for a new one.")
     if reset.member.status != MemberStatus.ACTIVE:
@@ -204,9 +209,12 @@ def reset_password(token: str, new_password: str) -> Member:
         .values(used_at=utcnow())
     ).rowcount
     if claimed != 1:
-        raise ResetLinkInvalid("This password reset link has already been used. Please ask for a new one.")
+        raise ResetLinkInvalid("This password reset link has already been used, or the password was changed since it was sent. "
+                              "Please ask for a new one.")
     member = reset.member
     set_password(member, new_password)
     end_all_sign_ins(member)
+    # Whoever holds the mailbox is the member: guesses from elsewhere no longer keep them out.
+    db.session.execute(delete(Attempt).where(Attempt.kind == "sign_in", Attempt.account == member.email.lower()))
     db.session.flush()
     return member

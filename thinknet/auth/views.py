@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 from thinknet import htmx, mail, throttle
 from thinknet.access import public, safe_next_url
 from thinknet.security import no_store
-from thinknet.auth import services
+from thinknet.auth import devices, services
 from thinknet.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
 from thinknet.extensions import db, limiter
 
@@ -26,16 +26,19 @@ def login() -> Response:
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        account, ip = form.email.data.strip().lower(), request.remote_addr or ""
+        account, ip = devices.throttle_account(form.email.data), request.remote_addr or ""
         try:
-            throttle.check("sign_in", account, ip)
+            # Counted before the password is checked, so simultaneous guesses cannot outrun the limit.
+            attempt = throttle.reserve("sign_in", account, ip)
+            db.session.commit()
             member = services.authenticate(form.email.data, form.password.data)
         except throttle.TooManyAttempts as refused:
+            db.session.rollback()
             form.form_errors.append(str(refused))
             status = 429
         except services.SignInRefused as refused:
-            if isinstance(refused, services.WrongCredentials):
-                throttle.record("sign_in", account, ip)
+            if not isinstance(refused, services.WrongCredentials):
+                throttle.release(attempt)  # the right password of a suspended member is no guess
                 db.session.commit()
             form.form_errors.append(str(refused))
         else:
@@ -45,7 +48,9 @@ def login() -> Response:
             services.start_sign_in(member, request.user_agent.string)
             db.session.commit()
             login_user(member, remember=form.remember.data)
-            return htmx.redirect_to(safe_next_url(request.args.get("next")) or url_for("main.dashboard"))
+            response = htmx.redirect_to(safe_next_url(request.args.get("next")) or url_for("main.dashboard"))
+            devices.remember_device(response, member.email)
+            return response
     if status == 200 and (form.errors or form.form_errors):
         status = 422
     return htmx.render("auth/login.html", form=form, status=status)
