@@ -8,6 +8,7 @@ from conftest import csrf_token
 from thinknet.access import public_endpoints
 from thinknet.extensions import db
 from thinknet.models import SignIn
+from werkzeug.routing import IntegerConverter
 
 # The whole allow-list. A new public endpoint must be added here on purpose.
 PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.healthz", "join.landing",
@@ -15,7 +16,7 @@ PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.hea
 
 
 def example_url(app, rule) -> str:
-    values = {name: 1 if rule._converters[name].__class__.__name__ == "IntegerConverter" else "x"
+    values = {name: 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
               for name in rule.arguments}
     with app.test_request_context():
         from flask import url_for

@@ -188,6 +188,10 @@ def test_organizers_see_what_needs_doing_on_the_dashboard(app, client, login, or
 
 def test_attendance_rows_toggle_in_place_and_members_cannot(app, client, login, member, organizer, make_meeting):
     meeting_id = make_meeting(days_from_now=-1)
+    with app.app_context():  # both were members before the session
+        for someone in (member, organizer):
+            db.session.get(Member, someone.id).joined_at = utcnow() - timedelta(days=30)
+        db.session.commit()
     with app.app_context():
         db.session.add(Rsvp(meeting_id=meeting_id, member_id=member.id, answer=RsvpAnswer.YES))
         db.session.commit()

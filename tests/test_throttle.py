@@ -78,10 +78,10 @@ def test_request_rates_are_limited_per_address_too(make_app, member):
 
 def test_the_audit_log_refuses_updates_and_deletes(app, client, login, member, organizer):
     login(member)
-    assert client.get("/admin/").status_code == 403
+    assert client.post("/admin/settings", data={"csrf_token": csrf_token(client, "/")}).status_code == 403
     with app.app_context():
         [refused] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).all()
-        assert refused.actor_id == member.id and refused.details["endpoint"] == "admin.index"
+        assert refused.actor_id == member.id and refused.details["endpoint"] == "admin.settings"
         for statement in (update(AuditEvent).values(action="tampered"), AuditEvent.__table__.delete()):
             with pytest.raises(DatabaseError, match="append-only"):
                 db.session.execute(statement)

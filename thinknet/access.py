@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from thinknet import htmx
 from thinknet.audit import record
+from thinknet.database import READ_ONLY_METHODS
 from thinknet.extensions import db
 from thinknet.auth.services import member_for_sign_in
 from thinknet.extensions import login_manager
@@ -87,6 +88,12 @@ def init_app(app: Flask) -> None:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if is_organizer_endpoint(request.endpoint, request.blueprint) and not current_user.is_organizer:
+            if request.method in READ_ONLY_METHODS:
+                # A GET may be another site's link or image sending the member here: it writes nothing, so
+                # nobody can fill the audit log in a member's name; the application log keeps it.
+                current_app.logger.warning("refused %s %s to member %s: organizers only", request.method,
+                                           request.endpoint, current_user.id)
+                abort(403)
             # Kept in the audit log even though nothing else happens: someone reached for organizers' powers.
             record(current_user, "access.refused", subject=current_user, method=request.method,
                    endpoint=request.endpoint)

@@ -26,8 +26,17 @@ def _database_url():
 
 
 def _libpq_url() -> str:
-    """The URL as pg_dump wants it (no SQLAlchemy driver name)."""
-    return _database_url().set(drivername="postgresql").render_as_string(hide_password=False)
+    """The URL as pg_dump wants it (no SQLAlchemy driver name), without the password: a command line is
+    readable by every user of the machine (ps), so the password goes in the environment (`_pg_environment`)."""
+    return _database_url().set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+
+
+def _pg_environment() -> dict[str, str]:
+    environment = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    password = _database_url().password
+    if password:
+        environment["PGPASSWORD"] = str(password)
+    return environment
 
 
 def _pg_tool(name: str) -> str:
@@ -43,15 +52,22 @@ def backup(path: Path) -> str:
     """Writes a consistent copy of the database to ``path``; returns what kind of copy it made."""
     url = _database_url()
     path.parent.mkdir(parents=True, exist_ok=True)
-    if url.get_backend_name() == "sqlite":
-        with sqlite3.connect(url.database) as source, sqlite3.connect(path) as target:
-            source.backup(target)  # one step: a snapshot, while writers go on in WAL mode
-        target.close()
-        return "sqlite"
-    if url.get_backend_name() == "postgresql":
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise BackupError(f"backups of {url.get_backend_name()} are not supported")
+    # A backup holds every member's data: readable by its owner only, from the moment it exists.
+    previous = os.umask(0o077)
+    try:
+        if path.exists():
+            path.chmod(0o600)
+        if url.get_backend_name() == "sqlite":
+            with sqlite3.connect(url.database) as source, sqlite3.connect(path) as target:
+                source.backup(target)  # one step: a snapshot, while writers go on in WAL mode
+            target.close()
+            return "sqlite"
         _run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={path}", _libpq_url()])
         return "postgresql"
-    raise BackupError(f"backups of {url.get_backend_name()} are not supported")
+    finally:
+        os.umask(previous)
 
 
 def restore(path: Path) -> str:
@@ -76,6 +92,6 @@ def restore(path: Path) -> str:
 
 
 def _run(command: list[str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PGCONNECT_TIMEOUT": "10"})
+    result = subprocess.run(command, capture_output=True, text=True, env=_pg_environment())
     if result.returncode != 0:
         raise BackupError(f"{Path(command[0]).name} failed: {result.stderr.strip()}")

@@ -255,9 +255,28 @@ class WriterQueueConnection(sqlite3.Connection):
         self.unlock()
 
 
+def _owner_only(database: str) -> None:
+    """The database file is created readable by its owner only; SQLite gives its WAL and shared-memory files
+    the database file's permissions. A file made before this is tightened to the same."""
+    path = os.path.abspath(database)
+    try:
+        if os.path.isdir(os.path.dirname(path)) and not os.path.exists(path):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # another process made it first, or the folder is not ours: SQLite reports what matters
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:
+            pass
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
     database = engine.url.database
     lock_path = f"{os.path.abspath(database)}-writer" if database and database != ":memory:" else None
+    if lock_path is not None and not database.startswith("file:"):
+        _owner_only(database)
 
     @event.listens_for(engine, "do_connect")
     def on_do_connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:

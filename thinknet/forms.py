@@ -1,5 +1,6 @@
 """The base of every form: typed text loses invisible control characters (NUL and the like), which nobody
-means to type and PostgreSQL cannot store; tabs and line breaks stay."""
+means to type and PostgreSQL cannot store. A single-line field (a name, a headline, a venue, a title, a reason)
+also loses line breaks and tabs, which would break every email header it reaches; a text area keeps them."""
 from __future__ import annotations
 
 import re
@@ -9,6 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, TextAreaField
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Line and paragraph separators too: mail headers and calendar lines break on them as on CR and LF.
+LINE_BREAKS = re.compile(r"[\t\n\r\x85\u2028\u2029]+")
 TEXT_FIELDS = (StringField, TextAreaField, EmailField)
 
 
@@ -16,9 +19,18 @@ def without_control_characters(value: Any) -> Any:
     return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
 
 
+def on_one_line(value: Any) -> Any:
+    """A single-line field's text: line breaks and tabs become one space, other control characters go."""
+    if not isinstance(value, str):
+        return value
+    return without_control_characters(LINE_BREAKS.sub(" ", value))
+
+
 class Form(FlaskForm):
     class Meta(FlaskForm.Meta):
         def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
             if issubclass(unbound_field.field_class, TEXT_FIELDS):
-                options["filters"] = [*unbound_field.kwargs.get("filters", ()), without_control_characters]
+                single_line = not issubclass(unbound_field.field_class, TextAreaField)
+                clean = on_one_line if single_line else without_control_characters
+                options["filters"] = [*unbound_field.kwargs.get("filters", ()), clean]
             return super().bind_field(form, unbound_field, options)

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, current_app, render_template
 from flask_mailman import EmailMultiAlternatives
 
+from thinknet.forms import on_one_line
 from thinknet.templating import group_settings
 
 
@@ -26,7 +27,7 @@ def sender() -> str:
     """The group's own sender when organizers set one, else the configured default."""
     settings = group_settings()
     if settings.mail_sender_email:
-        return formataddr((settings.mail_sender_name or settings.group_name, settings.mail_sender_email))
+        return formataddr((on_one_line(settings.mail_sender_name or settings.group_name), settings.mail_sender_email))
     return current_app.config["MAIL_DEFAULT_SENDER"]
 
 
@@ -48,7 +49,7 @@ def compose(to: str, subject: str, template: str, *, message_class: type[EmailMu
     """A message to one person, from templates/email/<template>.txt and .html."""
     context.setdefault("group_name", group_settings().group_name)
     message = message_class(
-        subject=subject,
+        subject=on_one_line(subject),  # a name saved before line breaks were refused must not break the header
         body=render_template(f"email/{template}.txt", **context),
         from_email=sender(),
         to=[to],

@@ -183,10 +183,23 @@ class SignIn(db.Model):
     member: Mapped[Member] = relationship()
 
 
+class ResetPurpose(StrEnum):
+    PASSWORD = "password"
+    # A departed or suspended member's way to their own data, since they cannot sign in.
+    OWN_DATA = "own_data"
+
+
 class PasswordReset(db.Model):
+    """A single-use link sent by email: to choose a new password, or (for a member who cannot sign in) to
+    download or delete their own data."""
+
     __tablename__ = "password_reset"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[ResetPurpose] = mapped_column(
+        Enum(ResetPurpose, native_enum=False, create_constraint=False, length=16,
+             values_callable=lambda cls: [member.value for member in cls]),
+        default=ResetPurpose.PASSWORD, server_default=ResetPurpose.PASSWORD.value)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -442,6 +455,14 @@ class AuditEvent(db.Model):
 
     actor: Mapped[Member | None] = relationship(foreign_keys=[actor_id])
     subject: Mapped[Member | None] = relationship(foreign_keys=[subject_member_id])
+
+
+class AuditErasure(db.Model):
+    """Empty but while a member's account is being deleted: the one transaction that holds a row here may
+    rewrite audit events' details (never their action, people, target or time); see migration 0006."""
+
+    __tablename__ = "audit_erasure"
+    id: Mapped[int] = mapped_column(primary_key=True)
 
 
 class Attempt(db.Model):

@@ -34,7 +34,7 @@ from thinknet.models import Revision
 View = TypeVar("View", bound=Callable[..., Any])
 
 # Rows no cached page shows: sign-ins, brute-force counters, the audit log, reset links.
-UNSHOWN_TABLES = frozenset({"sign_in", "attempt", "audit_event", "password_reset", "revision"})
+UNSHOWN_TABLES = frozenset({"sign_in", "attempt", "audit_event", "audit_erasure", "password_reset", "revision"})
 TOKEN_HOLE = b"\x00csrf-token\x00"
 _CHANGED = "thinknet.changed"
 _NEXT_REVISION = update(Revision.__table__).where(Revision.__table__.c.id == 1).values(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, available_timezones
 
-from thinknet.forms import Form
+from thinknet.forms import Form, on_one_line
 from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
@@ -11,7 +11,8 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 class ReasonForm(Form):
     reason = TextAreaField(
-        "Why", validators=[DataRequired("Say why: it is kept in the audit log."), Length(max=1000)]
+        "Why", validators=[DataRequired("Say why: it is kept in the audit log."), Length(max=1000)],
+        filters=[on_one_line],
     )
 
 

@@ -54,15 +54,21 @@ def member(member_id: int) -> Response:
     return render_member(db.get_or_404(Member, member_id))
 
 
-def _suspend(member: Member, by: Member, reason: str) -> None:
-    sponsor = member_services.suspend_member(member, by, reason)
-    if sponsor is not None:
-        mail.send(sponsor.email, f"{member.name}'s membership is suspended", "sponsor_notice",
-                  sponsor=sponsor, member=member)
+def tell_about_departure(member: Member, departure: member_services.Departure | None) -> None:
+    """After the commit: the sponsor of a suspended member, and whoever took a freed seat, are emailed; the
+    organizer is told of any message that could not be sent."""
+    if departure is None:
+        return
+    sponsor = departure.sponsor_to_tell
+    if sponsor is not None and not mail.send(sponsor.email, f"{member.name}'s membership is suspended",
+                                             "sponsor_notice", sponsor=sponsor, member=member):
+        flash(f"{sponsor.name}, who sponsored {member.name}, could not be emailed about it just now.", "error")
+    for meeting, promoted in departure.promoted:
+        tell_promoted(meeting, promoted)
 
 
-MEMBER_ACTIONS: dict[str, tuple[Callable[[Member, Member, str], None], str]] = {
-    "suspend": (_suspend, "{name} is suspended."),
+MEMBER_ACTIONS: dict[str, tuple[Callable[[Member, Member, str], member_services.Departure | None], str]] = {
+    "suspend": (member_services.suspend_member, "{name} is suspended."),
     "reinstate": (member_services.reinstate_member, "{name} is active again."),
     "depart": (member_services.mark_departed, "{name} is marked as departed."),
     "make-organizer": (lambda m, by, why: member_services.set_organizer(m, by, True, why), "{name} is an organizer."),
@@ -82,13 +88,14 @@ def member_action(member_id: int, action: str) -> Response:
     if not form.validate_on_submit():
         return render_member(member, form, action, 422)
     try:
-        perform(member, current_user, form.reason.data.strip())
+        departure = perform(member, current_user, form.reason.data.strip())
     except member_services.MemberActionRefused as refused:
         db.session.rollback()
         form.form_errors.append(str(refused))
         return render_member(db.get_or_404(Member, member_id), form, action, 422)
     db.session.commit()
     flash(done.format(name=member.name), "success")
+    tell_about_departure(member, departure)
     return htmx.redirect_to(url_for("admin.member", member_id=member.id))
 
 
@@ -109,8 +116,11 @@ def approve_invitation(invitation_id: int) -> Response:
         flash("Only an invitation waiting for approval can be approved.", "error")
     else:
         db.session.commit()
-        send_invitation_email(invitation, token)
-        flash(f"Approved: the invitation is emailed to {invitation.email}.", "success")
+        if send_invitation_email(invitation, token):
+            flash(f"Approved: the invitation is emailed to {invitation.email}.", "success")
+        else:
+            flash(f"Approved, but the email to {invitation.email} could not be sent just now: check the mail "
+                  "settings, then revoke it and ask the sponsor to invite again.", "error")
     return htmx.redirect_to(url_for("admin.invitations"))
 
 

@@ -15,11 +15,15 @@ from thinknet.models import Invitation
 from thinknet.templating import group_settings
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
+
+NOT_SENT = ("Your invitation for {email} is saved, but the email could not be sent just now. Revoke it and "
+            "invite again later, or ask an organizer to look at the mail settings.")
 join_bp = Blueprint("join", __name__, url_prefix="/join")
 
 
-def send_invitation_email(invitation: Invitation, token: str) -> None:
-    mail.send(
+def send_invitation_email(invitation: Invitation, token: str) -> bool:
+    """Emails the invitation link; False (and logged) when it could not be sent."""
+    return mail.send(
         invitation.email,
         f"{invitation.sponsor.name} invites you to {group_settings().group_name}",
         "invitation",
@@ -53,8 +57,10 @@ def index() -> Response:
         return render_page(form, 422)
     db.session.commit()
     if issued.token is not None:
-        send_invitation_email(issued.invitation, issued.token)
-        flash(f"Invitation sent to {issued.invitation.email}.", "success")
+        if send_invitation_email(issued.invitation, issued.token):
+            flash(f"Invitation sent to {issued.invitation.email}.", "success")
+        else:
+            flash(NOT_SENT.format(email=issued.invitation.email), "error")
     else:
         flash(f"Your invitation for {issued.invitation.email} waits for an organizer's approval; "
               "it is emailed once approved.", "info")

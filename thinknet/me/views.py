@@ -21,6 +21,7 @@ from thinknet.me.forms import (
     StandingAnswerForm,
 )
 from thinknet.meetings import feed
+from thinknet.meetings.views import tell_promoted
 from thinknet.meetings import services as meeting_services
 from thinknet.models import RsvpAnswer
 from thinknet.members import services as member_services
@@ -41,6 +42,11 @@ def render_page(status: int = 200, **forms: Any) -> Response:
     forms.setdefault("standing_form", StandingAnswerForm(
         formdata=None, standing="yes" if current_user.standing_rsvp == RsvpAnswer.YES else "ask"))
     return htmx.render("me/index.html", status=status, **forms)
+
+
+def tell_promoted_all(departure: member_services.Departure) -> None:
+    for meeting, promoted in departure.promoted:
+        tell_promoted(meeting, promoted)
 
 
 def signed_out_for_good(message: str) -> Response:
@@ -86,12 +92,13 @@ def leave() -> Response:
     form = LeaveForm()
     if form.validate_on_submit():
         try:
-            member_services.leave_group(current_user, form.reason.data or "")
+            departure = member_services.leave_group(current_user, form.reason.data or "")
         except member_services.MemberActionRefused as refused:
             db.session.rollback()
             form.form_errors.append(str(refused))
         else:
             db.session.commit()
+            tell_promoted_all(departure)
             return signed_out_for_good("You have left the group. Thank you for the breakfasts.")
     return render_page(422, leave_form=form)
 
@@ -158,12 +165,13 @@ def delete() -> Response:
             form.password.errors.append("That is not your password.")
         else:
             try:
-                member_services.delete_account(current_user)
+                departure = member_services.delete_account(current_user)
             except member_services.MemberActionRefused as refused:
                 db.session.rollback()
                 form.form_errors.append(str(refused))
             else:
                 db.session.commit()
+                tell_promoted_all(departure)
                 return signed_out_for_good(
                     "Your account is deleted and your personal data removed. Thank you for the breakfasts.")
     return render_page(422, delete_form=form)

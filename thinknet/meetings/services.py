@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
@@ -114,8 +114,9 @@ class SeriesValues:
 def save_series(organizer: Member, values: SeriesValues, today: date | None = None) -> tuple[Series, list[Meeting]]:
     """Sets up or changes the weekly series and schedules the weeks ahead at once.
 
-    Upcoming sessions that still follow the old pattern take the new one; a week moved or relocated on its own
-    keeps its own time and place.
+    Upcoming sessions that still follow the old pattern take the new one, a new weekday included (each moves to
+    the new day of its own week, so no week gets a second session); a week moved or relocated on its own keeps
+    its own time and place, and so does this week's session when its new day has already passed.
     """
     series = active_series()
     now = utcnow()
@@ -125,11 +126,20 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
         following: list[Meeting] = []
     else:
         following = [m for m in _upcoming_series_meetings(series, now) if _follows_series(m, series)]
+    old_weekday = series.weekday
     for name, value in vars(values).items():
         setattr(series, name, value.strip() if isinstance(value, str) else value)
     db.session.flush()
-    for meeting in following:
-        starts_at, ends_at = series_times(series, meeting.series_date)
+    shift = timedelta(days=series.weekday - old_weekday) if old_weekday is not None else timedelta()
+    taken = set(db.session.scalars(select(Meeting.series_date).where(Meeting.series_id == series.id)))
+    for meeting in sorted(following, key=lambda m: m.series_date, reverse=shift > timedelta()):
+        day = meeting.series_date + shift
+        starts_at, ends_at = series_times(series, day)
+        if day != meeting.series_date and (starts_at <= now or day in taken):
+            continue
+        taken.discard(meeting.series_date)
+        taken.add(day)
+        meeting.series_date = day
         _change_meeting(meeting, starts_at, ends_at, series.venue_name, series.venue_address, series.seat_limit)
     created = schedule_ahead(series, today)
     record(organizer, "series.saved", target=series, weekday=series.weekday, start=str(series.start_time),
@@ -345,6 +355,26 @@ _MEETING_WITH_ANSWER = (
 )
 
 
+def withdraw_upcoming_rsvps(member: Member, now: datetime | None = None) -> list[tuple[Meeting, list[Member]]]:
+    """Takes back a member's answers to every session not yet started (they are suspended or have left), and
+    gives each seat they held to the first in line; returns, per session, whom that promoted."""
+    now = now or utcnow()
+    answers = db.session.execute(
+        select(Rsvp.id, Rsvp.meeting_id, Rsvp.answer, Rsvp.waitlisted).join(Meeting, Rsvp.meeting_id == Meeting.id)
+        .where(Rsvp.member_id == member.id, Meeting.starts_at > now).order_by(Meeting.starts_at)
+    ).all()
+    promotions = []
+    for rsvp_id, meeting_id, answer, waitlisted in answers:
+        meeting = lock_meeting(meeting_id)
+        db.session.execute(delete(Rsvp).where(Rsvp.id == rsvp_id), execution_options={"synchronize_session": False})
+        if answer == RsvpAnswer.YES and not waitlisted and meeting.seat_limit is not None:
+            promoted = _fill_seats(meeting)
+            if promoted:
+                promotions.append((meeting, promoted))
+    db.session.expire_all()  # answers held in the session may be among those taken back
+    return promotions
+
+
 def _lock_meeting_with_answer(meeting_id: int, member: Member) -> tuple[Meeting, Rsvp | None, Settings | None]:
     row = db.session.execute(_MEETING_WITH_ANSWER, {"meeting_id": meeting_id, "member_id": member.id}).first()
     if row is None:
@@ -501,14 +531,18 @@ class AttendanceRow:
 
 
 def attendance_sheet(meeting: Meeting) -> list[AttendanceRow]:
-    """Everyone who could have come, ticked as recorded, or (before anything is recorded) from the confirmed yeses."""
+    """Everyone who could have come (active members who had joined before it started, and whoever answered it or
+    was recorded at it), ticked as recorded, or (before anything is recorded) from the confirmed yeses."""
     attended = set(db.session.scalars(select(Attendance.member_id).where(Attendance.meeting_id == meeting.id)))
-    said_yes = set(db.session.scalars(
-        select(Rsvp.member_id).where(Rsvp.meeting_id == meeting.id, Rsvp.answer == RsvpAnswer.YES,
-                                     Rsvp.waitlisted.is_(False))
-    ))
+    answers = db.session.execute(
+        select(Rsvp.member_id, (Rsvp.answer == RsvpAnswer.YES) & Rsvp.waitlisted.is_(False))
+        .where(Rsvp.meeting_id == meeting.id)
+    ).all()
+    answered = {member_id for member_id, _ in answers}
+    said_yes = {member_id for member_id, confirmed in answers if confirmed}
     members = db.session.scalars(
-        select(Member).where((Member.status == MemberStatus.ACTIVE) | Member.id.in_(attended | said_yes))
+        select(Member).where(((Member.status == MemberStatus.ACTIVE) & (Member.joined_at < meeting.starts_at))
+                             | Member.id.in_(attended | answered))
         .order_by(func.lower(Member.name))
     ).all()
     recorded = meeting.attendance_recorded_at is not None
@@ -547,6 +581,8 @@ def toggle_attendance(meeting: Meeting, member_id: int, organizer: Member) -> bo
     """Flips whether a member came; returns whether they now count as having come."""
     meeting = lock_meeting(meeting.id)
     _check_attendance_open(meeting)
+    if not any(row.member.id == member_id for row in attendance_sheet(meeting)):
+        raise NotFound()  # nobody on this session's sheet: a member who does not exist, or joined after it
     _start_recording(meeting, organizer)
     row = db.session.scalar(
         select(Attendance).where(Attendance.meeting_id == meeting.id, Attendance.member_id == member_id)

@@ -29,10 +29,12 @@ def rsvp_context(meeting: Meeting, error: str | None = None) -> dict[str, Any]:
 
 
 def tell_promoted(meeting: Meeting, promoted: list[Member]) -> None:
+    """Emails each member who got a seat; whoever freed it is told of any message that could not be sent."""
     for member in promoted:
-        mail.send(member.email, "A seat opened up: you're coming to breakfast", "seat_opened",
-                  member=member, meeting=meeting,
-                  link=url_for("meetings.show", meeting_id=meeting.id, _external=True))
+        if not mail.send(member.email, "A seat opened up: you're coming to breakfast", "seat_opened",
+                         member=member, meeting=meeting,
+                         link=url_for("meetings.show", meeting_id=meeting.id, _external=True)):
+            flash(f"{member.name} has a seat now, but could not be emailed about it just now.", "error")
 
 
 @bp.route("/")

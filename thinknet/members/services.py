@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from thinknet.audit import record
 from thinknet.auth.services import end_all_sign_ins, find_member_by_email, hash_password
 from thinknet.extensions import db
+from thinknet.meetings.services import withdraw_upcoming_rsvps
 from thinknet.models import (
     LIVE_INVITATION_STATES,
     Attendance,
@@ -162,13 +163,30 @@ def _keep_an_organizer(member: Member, what: str) -> None:
         )
 
 
-def _set_status(member: Member, status: MemberStatus, by: Member, action: str, reason: str) -> None:
+@dataclass
+class Departure:
+    """What a member's leaving the active group set off, for the views to tell after the commit: their
+    sponsor (on a suspension), and the members who took the seats they freed."""
+
+    sponsor_to_tell: Member | None = None
+    promoted: list[tuple[Meeting, list[Member]]] = field(default_factory=list)
+
+
+def _set_status(member: Member, status: MemberStatus, by: Member, action: str, reason: str) -> Departure:
+    """Changes a member's status. Leaving the active group ends their sign-ins and their feed link (a later
+    reinstatement does not bring it back), and withdraws their answers to upcoming sessions, so the seats
+    they held go to the waitlist."""
     previous = member.status
     member.status = status
     member.status_changed_at = utcnow()
     end_all_sign_ins(member)
+    departure = Departure()
+    if status != MemberStatus.ACTIVE and previous == MemberStatus.ACTIVE:
+        member.calendar_feed_version += 1
+        departure.promoted = withdraw_upcoming_rsvps(member)
     db.session.flush()
     record(by, action, subject=member, reason=reason, previous=previous.value, status=status.value)
+    return departure
 
 
 def _revoke_live_invitations(sponsor: Member, by: Member, reason: str) -> int:
@@ -183,17 +201,18 @@ def _revoke_live_invitations(sponsor: Member, by: Member, reason: str) -> int:
     return revoked
 
 
-def suspend_member(member: Member, by: Member, reason: str) -> Member | None:
-    """Suspends a member (they can no longer sign in); returns their sponsor, who is to be told."""
+def suspend_member(member: Member, by: Member, reason: str) -> Departure:
+    """Suspends a member (they can no longer sign in); their sponsor is to be told."""
     if member.status == MemberStatus.SUSPENDED:
         raise MemberActionRefused(f"{member.name} is already suspended.")
     if member.id == by.id:
         raise MemberActionRefused("You cannot suspend yourself.")
     _keep_an_organizer(member, "be suspended")
-    _set_status(member, MemberStatus.SUSPENDED, by, "member.suspended", reason)
+    departure = _set_status(member, MemberStatus.SUSPENDED, by, "member.suspended", reason)
     _revoke_live_invitations(member, by, reason)
     sponsor = member.sponsor
-    return sponsor if sponsor is not None and sponsor.status == MemberStatus.ACTIVE else None
+    departure.sponsor_to_tell = sponsor if sponsor is not None and sponsor.status == MemberStatus.ACTIVE else None
+    return departure
 
 
 def reinstate_member(member: Member, by: Member, reason: str) -> None:
@@ -205,19 +224,21 @@ def reinstate_member(member: Member, by: Member, reason: str) -> None:
     _set_status(member, MemberStatus.ACTIVE, by, "member.reinstated", reason)
 
 
-def mark_departed(member: Member, by: Member, reason: str) -> None:
+def mark_departed(member: Member, by: Member, reason: str) -> Departure:
     if member.status == MemberStatus.DEPARTED:
         raise MemberActionRefused(f"{member.name} has already left.")
     _keep_an_organizer(member, "leave")
-    _set_status(member, MemberStatus.DEPARTED, by, "member.departed", reason)
+    departure = _set_status(member, MemberStatus.DEPARTED, by, "member.departed", reason)
     _revoke_live_invitations(member, by, reason)
+    return departure
 
 
-def leave_group(member: Member, reason: str = "") -> None:
+def leave_group(member: Member, reason: str = "") -> Departure:
     """A member leaves of their own accord; whom they sponsored stay, their chains intact."""
     _keep_an_organizer(member, "leave")
-    _set_status(member, MemberStatus.DEPARTED, member, "member.left", reason)
+    departure = _set_status(member, MemberStatus.DEPARTED, member, "member.left", reason)
     _revoke_live_invitations(member, member, "the sponsor left the group")
+    return departure
 
 
 def set_organizer(member: Member, by: Member, make_organizer: bool, reason: str) -> None:
@@ -244,21 +265,35 @@ def update_profile(member: Member, *, name: str, headline: str, sector: str, bio
 DELETED_NAME = "Former member"
 
 
-def delete_account(member: Member) -> None:
+def delete_account(member: Member) -> Departure:
     """Scrubs a member's personal data for good. The row stays as a placeholder, so the sponsor chain through
     them holds and the group's history (attendance, takeaways, topics) stays attributed to "Former member";
-    anonymous topics stay anonymous. Sign-ins, invitations, reset links, votes and the feed link end."""
-    from thinknet.auth.services import end_all_sign_ins
-    from thinknet.models import Attempt, PasswordReset, Vote
+    anonymous topics stay anonymous. Sign-ins, invitations, reset links, votes, answers to upcoming sessions
+    and the feed link end; the invitation they came in by loses its address and vouch note, and their email
+    and name are erased from every other record (audit log, deliveries, what others wrote)."""
+    from thinknet.members.erasure import erase_mentions
+    from thinknet.models import Attempt, InviteDelivery, PasswordReset, SignIn, Vote
 
     _keep_an_organizer(member, "delete their account")
-    old_email = member.email
+    departure = Departure()
+    if member.status == MemberStatus.ACTIVE:
+        departure.promoted = withdraw_upcoming_rsvps(member)
+    old_email, old_name = member.email, member.name
+    placeholder_email = f"deleted-{member.id}@deleted.invalid"
     _revoke_live_invitations(member, member, "the sponsor deleted their account")
     end_all_sign_ins(member)
+    db.session.execute(delete(SignIn).where(SignIn.member_id == member.id))
     db.session.execute(delete(PasswordReset).where(PasswordReset.member_id == member.id))
     db.session.execute(delete(Vote).where(Vote.member_id == member.id))
-    db.session.execute(delete(Attempt).where(Attempt.account == old_email))
-    member.name, member.email = DELETED_NAME, f"deleted-{member.id}@deleted.invalid"
+    db.session.execute(delete(Attempt).where(func.lower(Attempt.account) == old_email.lower()))
+    theirs = (Invitation.member_id == member.id) | (func.lower(Invitation.email) == old_email.lower())
+    db.session.execute(update(Invitation).where(theirs, Invitation.state.in_(LIVE_INVITATION_STATES))
+                       .values(state=InvitationState.REVOKED, revoked_at=utcnow()),
+                       execution_options={"synchronize_session": False})
+    db.session.execute(update(Invitation).where(theirs).values(email=placeholder_email, vouch_note=""),
+                       execution_options={"synchronize_session": False})
+    db.session.execute(update(InviteDelivery).where(InviteDelivery.member_id == member.id).values(error=""))
+    member.name, member.email = DELETED_NAME, placeholder_email
     member.headline = member.sector = member.bio = ""
     member.password_hash = "!deleted"  # no password hashes to this
     member.role, member.status, member.status_changed_at = Role.MEMBER, MemberStatus.DEPARTED, utcnow()
@@ -266,7 +301,10 @@ def delete_account(member: Member) -> None:
     member.wants_calendar_invites = member.wants_calendar_feed = False
     member.calendar_feed_version += 1
     db.session.flush()
+    erase_mentions(old_email, old_name, DELETED_NAME)
+    db.session.expire_all()
     record(member, "member.deleted_account", subject=member)
+    return departure
 
 
 def export_own_data(member: Member) -> dict:
