@@ -12,7 +12,8 @@ from werkzeug.routing import IntegerConverter
 
 # The whole allow-list. A new public endpoint must be added here on purpose.
 PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.healthz", "join.landing",
-          "calendar.subscription"}
+          "calendar.subscription", "own_data.ask", "own_data.open_link", "own_data.manage", "own_data.export",
+          "own_data.delete"}
 
 
 def example_url(app, rule) -> str:

@@ -56,6 +56,12 @@ POLICY: dict[tuple[str, str], str] = {
     ("topics.withdraw", "POST"): A_ONLY, ("topics.vote", "POST"): MEMBERS,
     ("topics.pin", "POST"): ORGANIZERS, ("topics.drop", "POST"): ORGANIZERS, ("topics.discussed", "POST"): ORGANIZERS,
     ("topics.move", "POST"): ORGANIZERS,
+    # A departed member's own data: asking for the link and opening it are for anyone; what it opens needs the
+    # grant the link gives one browser (without it, anyone is sent to ask for a link).
+    ("own_data.ask", "GET"): EVERYONE, ("own_data.ask", "POST"): EVERYONE,
+    ("own_data.open_link", "GET"): EVERYONE, ("own_data.open_link", "POST"): EVERYONE,
+    ("own_data.manage", "GET"): "needs_grant", ("own_data.export", "GET"): "needs_grant",
+    ("own_data.delete", "POST"): "needs_grant",
 }
 
 
@@ -65,6 +71,8 @@ def expected(rule_class: str, role: str) -> str:
         return "ok"
     if rule_class == "signed_out_page":
         return "ok" if signed_out else "home"
+    if rule_class == "needs_grant":
+        return "ask_for_link"
     if signed_out:
         return "login"
     if rule_class == MEMBERS:
@@ -96,7 +104,7 @@ def world(app, make_member, make_meeting, attend):
         ids = {"member_id": a.id, "topic_id": topic.id, "invitation_id": issued.invitation.id,
                "meeting_id": meeting_id, "action": "suspend"}
         tokens = {"join.landing": issued.token, "auth.reset_password": reset.token,
-                  "calendar.subscription": feed_token(member_a)}
+                  "calendar.subscription": feed_token(member_a), "own_data.open_link": "not-a-link-anyone-was-sent"}
     return {"organizer": organizer, "a": a, "b": b, "suspended": suspended, "ids": ids, "tokens": tokens}
 
 
@@ -134,6 +142,8 @@ def outcome(response) -> str:
         return "login"
     if response.status_code in (302, 303) and location == "/":
         return "home"
+    if response.status_code in (302, 303) and location == "/own-data/":
+        return "ask_for_link"
     if response.status_code == 422 and "csrf_token" not in response.request.form:
         return "csrf"  # a form view hands a tokenless form back, filled in, to send again
     return {200: "ok", 400: "csrf", 403: "forbidden", 404: "missing", 422: "ok"}.get(response.status_code,

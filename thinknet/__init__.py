@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.meetings.views import calendar_bp
     from thinknet.topics.views import bp as topics_bp
     from thinknet.members.views import bp as members_bp
+    from thinknet.own_data.views import bp as own_data_bp
     from thinknet.links import Thinknet
     from thinknet.routing import BoundedInt
 
@@ -91,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(meetings_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(topics_bp)
+    app.register_blueprint(own_data_bp)
     cli.init_app(app)
 
     from thinknet.templating import init_app as init_templating

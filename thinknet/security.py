@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 # No inline script or style anywhere: htmx is configured by a meta tag, its indicator styles live in our CSS.
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -67,8 +68,17 @@ class RedactSecrets(logging.Filter):
 REDACTED_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "thinknet")
 
 
+class SessionSecureOverHttps(SecureCookieSessionInterface):
+    """The session cookie is Secure when the configuration says so, and on every request that came over
+    https (directly, or through a trusted proxy), whatever BASE_URL says."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(super().get_cookie_secure(app)) or (has_request_context() and request.is_secure)
+
+
 def init_app(app: Flask) -> None:
     check_secret_key(app)
+    app.session_interface = SessionSecureOverHttps()
     secret_filter = RedactSecrets()
     for name in (*REDACTED_LOGGERS, app.logger.name):
         logger = logging.getLogger(name)

@@ -11,10 +11,11 @@ from flask import current_app
 from sqlalchemy import bindparam, delete, func, select, update
 
 from thinknet.extensions import db
-from thinknet.models import Attempt, Member, MemberStatus, PasswordReset, SignIn, utcnow
+from thinknet.models import Attempt, Member, MemberStatus, PasswordReset, ResetPurpose, SignIn, utcnow
 from thinknet.tokens import hash_token, new_token, token_matches
 
 PASSWORD_MIN_LENGTH = 8
+DELETED_PASSWORD = "!deleted"  # a deleted account's: no password hashes to it
 PASSWORD_MAX_LENGTH = 128
 
 
@@ -176,17 +177,48 @@ def request_password_reset(email: str) -> ResetRequest | None:
     member = find_member_by_email(email)
     if member is None or member.status != MemberStatus.ACTIVE:
         return None
+    return _new_link(member, ResetPurpose.PASSWORD)
+
+
+def _new_link(member: Member, purpose: ResetPurpose) -> ResetRequest:
     token, token_hash = new_token()
     max_age: timedelta = current_app.config["PASSWORD_RESET_MAX_AGE"]
-    reset = PasswordReset(member_id=member.id, token_hash=token_hash, expires_at=utcnow() + max_age)
+    reset = PasswordReset(member_id=member.id, token_hash=token_hash, expires_at=utcnow() + max_age, purpose=purpose)
     db.session.add(reset)
     db.session.flush()
     return ResetRequest(member=member, token=token, expires_at=reset.expires_at)
 
 
+def request_own_data_link(email: str) -> ResetRequest | None:
+    """A single-use link to their own data for a member who cannot sign in (left, or suspended) and whose
+    account is not deleted; None (and no hint) for anyone else."""
+    member = find_member_by_email(email)
+    if member is None or member.status == MemberStatus.ACTIVE or member.password_hash == DELETED_PASSWORD:
+        return None
+    return _new_link(member, ResetPurpose.OWN_DATA)
+
+
+def use_own_data_link(token: str) -> Member:
+    """Uses a data link once: the member it was sent to, or ResetLinkInvalid saying why not."""
+    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token),
+                                                          PasswordReset.purpose == ResetPurpose.OWN_DATA))
+    if reset is None or not token_matches(token, reset.token_hash):
+        raise ResetLinkInvalid("This link is not valid. Please ask for a new one.")
+    if reset.expires_at <= utcnow():
+        raise ResetLinkInvalid("This link has expired. Please ask for a new one.")
+    claimed = db.session.execute(
+        update(PasswordReset).where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount
+    if claimed != 1:
+        raise ResetLinkInvalid("This link has already been used. Please ask for a new one.")
+    return reset.member
+
+
 def find_password_reset(token: str) -> PasswordReset:
     """The reset this link stands for, if it can still be used; ResetLinkInvalid says why not."""
-    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token)))
+    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token),
+                                                          PasswordReset.purpose == ResetPurpose.PASSWORD))
     if reset is None or not token_matches(token, reset.token_hash):
         raise ResetLinkInvalid("This password reset link is not valid. Please ask for a new one.")
     if reset.used_at is not None:

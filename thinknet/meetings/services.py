@@ -130,21 +130,35 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
     for name, value in vars(values).items():
         setattr(series, name, value.strip() if isinstance(value, str) else value)
     db.session.flush()
-    shift = timedelta(days=series.weekday - old_weekday) if old_weekday is not None else timedelta()
-    taken = set(db.session.scalars(select(Meeting.series_date).where(Meeting.series_id == series.id)))
-    for meeting in sorted(following, key=lambda m: m.series_date, reverse=shift > timedelta()):
-        day = meeting.series_date + shift
-        starts_at, ends_at = series_times(series, day)
-        if day != meeting.series_date and (starts_at <= now or day in taken):
-            continue
-        taken.discard(meeting.series_date)
-        taken.add(day)
-        meeting.series_date = day
-        _change_meeting(meeting, starts_at, ends_at, series.venue_name, series.venue_address, series.seat_limit)
+    if old_weekday is not None and old_weekday != series.weekday:
+        _move_weeks(series, timedelta(days=series.weekday - old_weekday), now)
+    for meeting in following:
+        starts_at, ends_at = series_times(series, meeting.series_date)
+        if starts_at > now:  # this week's new day may have passed: its session then stays as it was
+            _change_meeting(meeting, starts_at, ends_at, series.venue_name, series.venue_address, series.seat_limit)
     created = schedule_ahead(series, today)
     record(organizer, "series.saved", target=series, weekday=series.weekday, start=str(series.start_time),
            venue=series.venue_name, timezone=series.timezone)
     return series, created
+
+
+def _move_weeks(series: Series, shift: timedelta, now: datetime) -> None:
+    """A new weekday: each week from this one on keeps the one session it has (moved, cancelled or already
+    held included) and now stands for the new day of that week, so scheduling adds no second one."""
+    this_week = now.astimezone(ZoneInfo(series.timezone)).date() - timedelta(days=6)
+    meetings = db.session.scalars(
+        select(Meeting).where(Meeting.series_id == series.id, Meeting.series_date >= this_week)
+        .order_by(Meeting.series_date.desc() if shift > timedelta() else Meeting.series_date)
+    ).all()
+    taken = {meeting.series_date for meeting in meetings}
+    for meeting in meetings:
+        day = meeting.series_date + shift
+        if day in taken:
+            continue  # an irregular week already stands for that day
+        taken.discard(meeting.series_date)
+        taken.add(day)
+        meeting.series_date = day
+        db.session.flush()
 
 
 def _upcoming_series_meetings(series: Series, now: datetime) -> list[Meeting]:

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import aliased
 
 from thinknet.audit import record
-from thinknet.auth.services import end_all_sign_ins, find_member_by_email, hash_password
+from thinknet.auth.services import DELETED_PASSWORD, end_all_sign_ins, find_member_by_email, hash_password
 from thinknet.extensions import db
 from thinknet.meetings.services import withdraw_upcoming_rsvps
 from thinknet.models import (
@@ -295,7 +295,7 @@ def delete_account(member: Member) -> Departure:
     db.session.execute(update(InviteDelivery).where(InviteDelivery.member_id == member.id).values(error=""))
     member.name, member.email = DELETED_NAME, placeholder_email
     member.headline = member.sector = member.bio = ""
-    member.password_hash = "!deleted"  # no password hashes to this
+    member.password_hash = DELETED_PASSWORD
     member.role, member.status, member.status_changed_at = Role.MEMBER, MemberStatus.DEPARTED, utcnow()
     member.standing_rsvp = None
     member.wants_calendar_invites = member.wants_calendar_feed = False

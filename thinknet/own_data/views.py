@@ -1,0 +1,134 @@
+"""/own-data: a member who cannot sign in (they left, or are suspended) asks for a single-use link by email,
+and with it downloads or deletes their own data. The link is used once, by the browser that opens it: that
+browser may then act for an hour."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Blueprint, Response, abort, flash, make_response, request, session, url_for
+
+from thinknet import htmx, mail, throttle
+from thinknet.access import public
+from thinknet.auth import services as auth_services
+from thinknet.extensions import db, limiter
+from thinknet.forms import Form
+from thinknet.auth.forms import ForgotPasswordForm
+from thinknet.meetings.views import tell_promoted
+from thinknet.members import services as member_services
+from thinknet.models import Member, MemberStatus
+from thinknet.security import no_store
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
+
+bp = Blueprint("own_data", __name__, url_prefix="/own-data")
+
+GRANT = "own_data"
+GRANT_SECONDS = 3600
+
+
+class OpenForm(Form):
+    pass
+
+
+class DeleteForm(Form):
+    confirm = BooleanField("Delete my account and my personal data for good",
+                           validators=[DataRequired("Tick the box to confirm.")])
+
+
+def granted_member() -> Member | None:
+    """The member this browser may act for, from a data link it used within the hour."""
+    grant = session.get(GRANT)
+    if not isinstance(grant, dict) or grant.get("until", 0) < time.time():
+        return None
+    member = db.session.get(Member, grant.get("member"))
+    if member is None or member.status == MemberStatus.ACTIVE or member.password_hash == auth_services.DELETED_PASSWORD:
+        return None
+    return member
+
+
+def require_grant() -> Member:
+    member = granted_member()
+    if member is None:
+        flash("Your data link has expired or was not opened in this browser. Ask for a new one.", "info")
+        abort(htmx.redirect_to(url_for("own_data.ask")))
+    return member
+
+
+@bp.route("/", methods=["GET", "POST"])
+@public
+@limiter.limit("30 per minute", methods=["POST"])
+def ask() -> Response:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        account, ip = form.email.data.strip().lower(), request.remote_addr or ""
+        try:
+            throttle.check("reset", account, ip)
+        except throttle.TooManyAttempts as refused:
+            form.email.errors.append(str(refused))
+            return htmx.render("own_data/ask.html", form=form, status=429)
+        throttle.record("reset", account, ip)
+        link = auth_services.request_own_data_link(form.email.data)
+        db.session.commit()
+        if link is not None:
+            mail.send(link.member.email, "Your data in the group", "own_data_link", member=link.member,
+                      link=url_for("own_data.open_link", token=link.token, _external=True), expires_at=link.expires_at)
+        # The same answer whoever asked, so the form does not reveal who was a member.
+        flash("If that address belongs to a former or suspended member, we have emailed a link to their data.", "info")
+        return htmx.redirect_to(url_for("auth.login"))
+    return htmx.render("own_data/ask.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+@public
+@no_store
+@limiter.limit("30 per minute", methods=["POST"])
+def open_link(token: str) -> Response:
+    """GET only shows a button (a mail scanner's GET must not use the link up); the POST uses it."""
+    form = OpenForm()
+    if form.validate_on_submit():
+        try:
+            member = auth_services.use_own_data_link(token)
+        except auth_services.ResetLinkInvalid as invalid:
+            db.session.rollback()
+            return htmx.render("own_data/invalid.html", reason=str(invalid), status=410)
+        db.session.commit()
+        session.clear()
+        session[GRANT] = {"member": member.id, "until": int(time.time()) + GRANT_SECONDS}
+        return htmx.redirect_to(url_for("own_data.manage"))
+    return htmx.render("own_data/open.html", form=form)
+
+
+@bp.route("/manage")
+@public
+@no_store
+def manage() -> Response:
+    return htmx.render("own_data/manage.html", member=require_grant(), form=DeleteForm(formdata=None))
+
+
+@bp.route("/export.json")
+@public
+@no_store
+def export() -> Response:
+    member = require_grant()
+    response = make_response(json.dumps(member_services.export_own_data(member), indent=2, ensure_ascii=False))
+    response.headers["Content-Type"] = "application/json; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="my-thinknet-data.json"'
+    return response
+
+
+@bp.route("/delete", methods=["POST"])
+@public
+@no_store
+def delete() -> Response:
+    member = require_grant()
+    form = DeleteForm()
+    if not form.validate_on_submit():
+        return htmx.render("own_data/manage.html", member=member, form=form, status=422)
+    departure = member_services.delete_account(member)
+    db.session.commit()
+    for meeting, promoted in departure.promoted:
+        tell_promoted(meeting, promoted)
+    session.clear()
+    flash("Your account is deleted and your personal data removed. Thank you for the breakfasts.", "info")
+    return htmx.redirect_to(url_for("auth.login"))
