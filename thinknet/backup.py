@@ -28,7 +28,8 @@ def _database_url():
 def _libpq_url() -> str:
     """The URL as pg_dump wants it (no SQLAlchemy driver name), without the password: a command line is
     readable by every user of the machine (ps), so the password goes in the environment (`_pg_environment`)."""
-    return _database_url().set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    url = _database_url().set(drivername="postgresql")
+    return url._replace(password=None).render_as_string(hide_password=False)  # set() keeps a password given None
 
 
 def _pg_environment() -> dict[str, str]:
