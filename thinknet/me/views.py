@@ -23,7 +23,7 @@ from thinknet.me.forms import (
 from thinknet.meetings import feed
 from thinknet.meetings.views import tell_promoted
 from thinknet.meetings import services as meeting_services
-from thinknet.models import RsvpAnswer
+from thinknet.models import Member, RsvpAnswer
 from thinknet.members import services as member_services
 
 bp = Blueprint("me", __name__, url_prefix="/me")
@@ -147,13 +147,18 @@ def sign_out_everywhere() -> Response:
     return htmx.redirect_to(url_for("me.index"))
 
 
-@bp.route("/export.json")
-def export() -> Response:
-    """All the member's own data, as a file."""
-    response = make_response(json.dumps(member_services.export_own_data(current_user), indent=2, ensure_ascii=False))
+def own_data_file(member: Member) -> Response:
+    """All a member's own data, as a file to download."""
+    response = make_response(json.dumps(member_services.export_own_data(member), indent=2, ensure_ascii=False))
     response.headers["Content-Type"] = "application/json; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="my-thinknet-data.json"'
     return response
+
+
+@bp.route("/export.json")
+def export() -> Response:
+    """All the member's own data, as a file."""
+    return own_data_file(current_user)
 
 
 @bp.route("/delete", methods=["POST"])

@@ -3,23 +3,24 @@ and with it downloads or deletes their own data. The link is used once, by the b
 browser may then act for an hour."""
 from __future__ import annotations
 
-import json
 import time
 
-from flask import Blueprint, Response, abort, flash, make_response, request, session, url_for
+from flask import Blueprint, Response, abort, flash, session, url_for
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
 
-from thinknet import htmx, mail, throttle
+from thinknet import htmx
 from thinknet.access import public
 from thinknet.auth import services as auth_services
+from thinknet.auth.forms import ForgotPasswordForm
+from thinknet.auth.views import email_a_link
 from thinknet.extensions import db, limiter
 from thinknet.forms import Form
-from thinknet.auth.forms import ForgotPasswordForm
+from thinknet.me.views import own_data_file
 from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
 from thinknet.models import Member, MemberStatus
 from thinknet.security import no_store
-from wtforms import BooleanField
-from wtforms.validators import DataRequired
 
 bp = Blueprint("own_data", __name__, url_prefix="/own-data")
 
@@ -61,21 +62,10 @@ def require_grant() -> Member:
 def ask() -> Response:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        account, ip = form.email.data.strip().lower(), request.remote_addr or ""
-        try:
-            throttle.check("reset", account, ip)
-        except throttle.TooManyAttempts as refused:
-            form.email.errors.append(str(refused))
-            return htmx.render("own_data/ask.html", form=form, status=429)
-        throttle.record("reset", account, ip)
-        link = auth_services.request_own_data_link(form.email.data)
-        db.session.commit()
-        if link is not None:
-            mail.send(link.member.email, "Your data in the group", "own_data_link", member=link.member,
-                      link=url_for("own_data.open_link", token=link.token, _external=True), expires_at=link.expires_at)
-        # The same answer whoever asked, so the form does not reveal who was a member.
-        flash("If that address belongs to a former or suspended member, we have emailed a link to their data.", "info")
-        return htmx.redirect_to(url_for("auth.login"))
+        return email_a_link(
+            form, "own_data/ask.html", auth_services.request_own_data_link, "own_data.open_link",
+            subject="Your data in the group", template="own_data_link",
+            said="If that address belongs to a former or suspended member, we have emailed a link to their data.")
     return htmx.render("own_data/ask.html", form=form, status=422 if form.errors else 200)
 
 
@@ -91,7 +81,8 @@ def open_link(token: str) -> Response:
             member = auth_services.use_own_data_link(token)
         except auth_services.ResetLinkInvalid as invalid:
             db.session.rollback()
-            return htmx.render("own_data/invalid.html", reason=str(invalid), status=410)
+            return htmx.render("auth/reset_link_invalid.html", reason=str(invalid), again="own_data.ask",
+                               status=410)
         db.session.commit()
         session.clear()
         session[GRANT] = {"member": member.id, "until": int(time.time()) + GRANT_SECONDS}
@@ -110,11 +101,7 @@ def manage() -> Response:
 @public
 @no_store
 def export() -> Response:
-    member = require_grant()
-    response = make_response(json.dumps(member_services.export_own_data(member), indent=2, ensure_ascii=False))
-    response.headers["Content-Type"] = "application/json; charset=utf-8"
-    response.headers["Content-Disposition"] = 'attachment; filename="my-thinknet-data.json"'
-    return response
+    return own_data_file(require_grant())
 
 
 @bp.route("/delete", methods=["POST"])
