@@ -31,6 +31,7 @@ from thinknet.models import (
     MemberStatus,
     Rsvp,
     RsvpAnswer,
+    Series,
     Takeaway,
     utcnow,
 )
@@ -423,3 +424,76 @@ def test_a_backup_never_shows_the_database_password_on_a_command_line(make_app, 
     assert seen, "pg_dump was not seen running"
     assert password not in seen[0]
     assert result["r"].exit_code == 0, result["r"].output
+
+
+def test_simultaneous_saves_of_the_series_schedule_each_week_once(app, database_url, tmp_path, make_member):
+    """A double tap, or two organizers at once, saving a new weekday, against gunicorn with 4 workers: one
+    session a week, every one moved."""
+    import requests
+
+    from servers import GunicornServer
+    from test_multiworker import CSRF, all_at_once
+
+    olga = make_member.organizer(name="Olga Organizer", email="olga@example.org")
+    series = {"weekday": 2, "start_time": "06:30", "duration_minutes": 60, "timezone": "Europe/London",
+              "venue_name": "Café Rosa", "venue_address": "1 High Street"}
+    server = GunicornServer(database_url, tmp_path / "live", workers=4)
+    server.start()
+    try:
+        sessions = []
+        for _ in range(6):
+            session = requests.Session()
+            token = CSRF.search(session.get(server.url + "/login", timeout=30).text).group(1)
+            session.post(server.url + "/login", data={"email": olga.email, "password": PASSWORD,
+                                                      "csrf_token": token}, timeout=30)
+            sessions.append((session, CSRF.search(session.get(server.url + "/admin/series", timeout=30).text)
+                             .group(1)))
+
+        def save(session_token, weekday):
+            session, token = session_token
+            return session.post(server.url + "/admin/series", data={**series, "weekday": weekday,
+                                                                   "csrf_token": token},
+                                allow_redirects=False, timeout=60).status_code
+
+        assert save(sessions[0], 2) == 303
+        for days in ((1, 4), (0, 5), (3, 1)):
+            statuses = all_at_once([lambda s=s, d=days[n % 2]: save(s, d) for n, s in enumerate(sessions)])
+            assert statuses == [303] * len(sessions)
+    finally:
+        server.stop()
+    with app.app_context():
+        from zoneinfo import ZoneInfo
+
+        saved = db.session.scalar(select(Series.weekday))
+        upcoming = db.session.scalars(select(Meeting).where(Meeting.starts_at > utcnow())).all()
+        local = [m.starts_at.astimezone(ZoneInfo("Europe/London")) for m in upcoming]
+        assert {d.weekday() for d in local} == {saved}, sorted(local)
+        assert len({d.isocalendar()[:2] for d in local}) == len(upcoming) >= 7, sorted(local)
+
+
+def test_a_mount_point_naming_another_host_is_refused(client):
+    response = client.get("/login", environ_overrides={"SCRIPT_NAME": "//evil.example"})
+    assert response.status_code == 400
+
+
+def test_bidirectional_overrides_are_dropped_from_names(app, client, login, member):
+    login(member)
+    post(client, "/me/", {"name": "Ada \u202eecalevoL", "headline": "Analyst", "sector": "Engines"},
+         token_page="/me/")
+    with app.app_context():
+        assert db.session.get(Member, member.id).name == "Ada ecalevoL"
+
+
+def test_a_sender_address_mail_servers_cannot_carry_is_refused_at_the_form(app, client, login, organizer):
+    login(organizer)
+    response = post(client, "/admin/settings", {"group_name": "Thinking Network", "charter": "Be kind.",
+                                                "timezone": "UTC", "mail_sender_email": "ünï@example.org"},
+                    token_page="/admin/settings")
+    assert response.status_code == 422 and "plain letters" in response.get_data(as_text=True)
+
+
+def test_a_used_or_unknown_data_link_is_gone_on_get_and_post(app):
+    client = app.test_client()
+    assert client.get("/own-data/not-a-link-anyone-was-sent").status_code == 410
+    token = csrf_token(client, "/own-data/")
+    assert client.post("/own-data/not-a-link-anyone-was-sent", data={"csrf_token": token}).status_code == 410

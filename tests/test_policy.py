@@ -59,7 +59,7 @@ POLICY: dict[tuple[str, str], str] = {
     # A departed member's own data: asking for the link and opening it are for anyone; what it opens needs the
     # grant the link gives one browser (without it, anyone is sent to ask for a link).
     ("own_data.ask", "GET"): EVERYONE, ("own_data.ask", "POST"): EVERYONE,
-    ("own_data.open_link", "GET"): EVERYONE, ("own_data.open_link", "POST"): EVERYONE,
+    ("own_data.open_link", "GET"): "gone", ("own_data.open_link", "POST"): "gone",  # a link nobody was sent
     ("own_data.manage", "GET"): "needs_grant", ("own_data.export", "GET"): "needs_grant",
     ("own_data.delete", "POST"): "needs_grant",
 }
@@ -73,6 +73,8 @@ def expected(rule_class: str, role: str) -> str:
         return "ok" if signed_out else "home"
     if rule_class == "needs_grant":
         return "ask_for_link"
+    if rule_class == "gone":
+        return "gone"
     if signed_out:
         return "login"
     if rule_class == MEMBERS:
@@ -146,7 +148,7 @@ def outcome(response) -> str:
         return "ask_for_link"
     if response.status_code == 422 and "csrf_token" not in response.request.form:
         return "csrf"  # a form view hands a tokenless form back, filled in, to send again
-    return {200: "ok", 400: "csrf", 403: "forbidden", 404: "missing", 422: "ok"}.get(response.status_code,
+    return {200: "ok", 400: "csrf", 403: "forbidden", 404: "missing", 410: "gone", 422: "ok"}.get(response.status_code,
                                                                                    str(response.status_code))
 
 

@@ -12,6 +12,8 @@ from wtforms import EmailField, StringField, TextAreaField
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Line and paragraph separators too: mail headers and calendar lines break on them as on CR and LF.
 LINE_BREAKS = re.compile(r"[\t\n\r\x85\u2028\u2029]+")
+# Bidirectional overrides and isolates: a name could read backwards, or pose as another, in every list.
+BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 TEXT_FIELDS = (StringField, TextAreaField, EmailField)
 
 
@@ -20,10 +22,11 @@ def without_control_characters(value: Any) -> Any:
 
 
 def on_one_line(value: Any) -> Any:
-    """A single-line field's text: line breaks and tabs become one space, other control characters go."""
+    """A single-line field's text: line breaks and tabs become one space; other control characters and
+    bidirectional overrides go."""
     if not isinstance(value, str):
         return value
-    return without_control_characters(LINE_BREAKS.sub(" ", value))
+    return without_control_characters(BIDI_CONTROLS.sub("", LINE_BREAKS.sub(" ", value)))
 
 
 class Form(FlaskForm):

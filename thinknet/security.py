@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, has_request_context, request, session
+from flask import Flask, Response, abort, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 # No inline script or style anywhere: htmx is configured by a meta tag, its indicator styles live in our CSS.
@@ -84,6 +84,14 @@ def init_app(app: Flask) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):
             logger.addFilter(secret_filter)
+
+    @app.before_request
+    def refuse_a_foreign_mount_point() -> None:
+        # SCRIPT_NAME comes from a trusted proxy; one naming another host ("//evil.example") would turn every
+        # redirect into a link off the site.
+        root = request.script_root
+        if root.startswith("//") or "\\" in root:
+            abort(400)
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from thinknet.forms import Form, on_one_line
 from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 
 class ReasonForm(Form):
@@ -47,7 +47,9 @@ class SettingsForm(Form):
     rsvp_cutoff_time = TimeField("…at this local time", validators=[InputRequired("Enter a time like 20:00.")])
     mail_sender_name = StringField("Email sender name", validators=[Optional(), Length(max=120)])
     mail_sender_email = EmailField("Email sender address", validators=[
-        Optional(), Email("Enter an email address like breakfast@example.org."), Length(max=254)])
+        Optional(), Email("Enter an email address like breakfast@example.org."), Length(max=254),
+        Regexp(r"^[\x21-\x7e]*$", message="Use an address in plain letters (a-z, digits, dots): mail servers "
+               "refuse to send from others.")])
 
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]

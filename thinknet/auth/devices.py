@@ -42,8 +42,8 @@ def throttle_account(email: str) -> str:
 def remember_device(response: Response, email: str) -> None:
     entries = _entries()
     key = _account_key(email)
-    entries.pop(key, None)
-    entries[key] = secrets.token_urlsafe(12)
+    # The same browser keeps its one id for the account (and the count of guesses made under it).
+    entries[key] = entries.pop(key, None) or secrets.token_urlsafe(12)
     while len(entries) > MAX_ACCOUNTS:
         entries.pop(next(iter(entries)))
     response.set_cookie(COOKIE, _serializer().dumps(entries), max_age=MAX_AGE, httponly=True, samesite="Lax",

@@ -198,14 +198,22 @@ def request_own_data_link(email: str) -> ResetRequest | None:
     return _new_link(member, ResetPurpose.OWN_DATA)
 
 
-def use_own_data_link(token: str) -> Member:
-    """Uses a data link once: the member it was sent to, or ResetLinkInvalid saying why not."""
+def find_own_data_link(token: str) -> PasswordReset:
+    """The data link, if it can still be used; ResetLinkInvalid says why not."""
     reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token),
                                                           PasswordReset.purpose == ResetPurpose.OWN_DATA))
     if reset is None or not token_matches(token, reset.token_hash):
         raise ResetLinkInvalid("This link is not valid. Please ask for a new one.")
+    if reset.used_at is not None:
+        raise ResetLinkInvalid("This link has already been used. Please ask for a new one.")
     if reset.expires_at <= utcnow():
         raise ResetLinkInvalid("This link has expired. Please ask for a new one.")
+    return reset
+
+
+def use_own_data_link(token: str) -> Member:
+    """Uses a data link once: the member it was sent to, or ResetLinkInvalid saying why not."""
+    reset = find_own_data_link(token)
     claimed = db.session.execute(
         update(PasswordReset).where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
         .values(used_at=utcnow())

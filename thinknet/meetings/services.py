@@ -118,7 +118,11 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
     the new day of its own week, so no week gets a second session); a week moved or relocated on its own keeps
     its own time and place, and so does this week's session when its new day has already passed.
     """
-    series = active_series()
+    # One save at a time (a double tap, two organizers): each sees the series and its weeks as the last one
+    # left them, so none schedules a week twice or shifts a week already shifted.
+    Settings.get(for_update=True)
+    series = db.session.scalar(select(Series).where(Series.active.is_(True)).order_by(Series.id)
+                               .execution_options(populate_existing=True))
     now = utcnow()
     if series is None:
         series = Series(active=True)

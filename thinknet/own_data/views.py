@@ -75,19 +75,20 @@ def ask() -> Response:
 @limiter.limit("30 per minute", methods=["POST"])
 def open_link(token: str) -> Response:
     """GET only shows a button (a mail scanner's GET must not use the link up); the POST uses it."""
-    form = OpenForm()
-    if form.validate_on_submit():
-        try:
+    form, member = OpenForm(), None
+    try:
+        auth_services.find_own_data_link(token)
+        if form.validate_on_submit():
             member = auth_services.use_own_data_link(token)
-        except auth_services.ResetLinkInvalid as invalid:
-            db.session.rollback()
-            return htmx.render("auth/reset_link_invalid.html", reason=str(invalid), again="own_data.ask",
-                               status=410)
-        db.session.commit()
-        session.clear()
-        session[GRANT] = {"member": member.id, "until": int(time.time()) + GRANT_SECONDS}
-        return htmx.redirect_to(url_for("own_data.manage"))
-    return htmx.render("own_data/open.html", form=form)
+    except auth_services.ResetLinkInvalid as invalid:
+        db.session.rollback()
+        return htmx.render("auth/reset_link_invalid.html", reason=str(invalid), again="own_data.ask", status=410)
+    if member is None:
+        return htmx.render("own_data/open.html", form=form)
+    db.session.commit()
+    session.clear()
+    session[GRANT] = {"member": member.id, "until": int(time.time()) + GRANT_SECONDS}
+    return htmx.redirect_to(url_for("own_data.manage"))
 
 
 @bp.route("/manage")
