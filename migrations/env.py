@@ -100,14 +100,20 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # A migration is no change of the group's data for the page cache (its revision table may not exist
+        # yet); workers start with empty caches after an upgrade anyway.
+        connection.info["thinknet.migrating"] = True
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            connection.info.pop("thinknet.migrating", None)
 
 
 if context.is_offline_mode():

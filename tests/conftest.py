@@ -42,6 +42,8 @@ def app_config(instance: Path, database_url: str, **overrides: Any) -> dict[str,
         "SQLITE_BUSY_TIMEOUT_SECONDS": 5,
         # The test client's host; links in mail are built from this, never from a request.
         "BASE_URL": "http://localhost",
+        # Every page served from the cache is also built afresh and must be the same (thinknet.pagecache).
+        "PAGE_CACHE_VERIFY": True,
     }
     config.update(overrides)
     return config

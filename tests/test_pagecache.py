@@ -1,11 +1,13 @@
 """The page cache: a page is served again only while nothing it could show has changed, on any server."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from conftest import CSRF_META, csrf_token, sign_in
 from thinknet.extensions import db
-from thinknet.models import Member, Revision, Settings, Topic
+from thinknet.models import Member, Revision, Settings, Topic, utcnow
 from thinknet.pagecache import PageCache
 
 
@@ -16,6 +18,7 @@ def revision(app) -> int:
 
 def test_a_second_view_is_served_from_the_cache_with_a_fresh_working_csrf_token(app, client, login, member,
                                                                                  make_meeting, count_queries):
+    app.config["PAGE_CACHE_VERIFY"] = False  # counts the queries of a hit, which verifying would double
     meeting = make_meeting(days_from_now=7)
     login(member)
     first = client.get(f"/meetings/{meeting}")
@@ -140,6 +143,7 @@ def test_the_cache_keeps_within_its_size_dropping_the_least_recently_used():
 
 def test_the_members_pages_are_one_copy_for_all_members_and_another_for_organizers(app, make_member, organizer,
                                                                                     count_queries):
+    app.config["PAGE_CACHE_VERIFY"] = False  # counts the queries of a hit, which verifying would double
     ada = make_member(email="ada@example.org", name="Ada Lovelace")
     alan = make_member(email="alan@example.org", name="Alan Turing")
     ada_client, alan_client, grace_client = app.test_client(), app.test_client(), app.test_client()
@@ -159,6 +163,7 @@ def test_the_members_pages_are_one_copy_for_all_members_and_another_for_organize
 
 def test_a_page_the_clock_cannot_change_is_kept_past_the_minute_and_one_it_can_is_not(
         app, client, login, member, make_meeting, count_queries, monkeypatch):
+    app.config["PAGE_CACHE_VERIFY"] = False  # counts the queries of a hit, which verifying would double
     import thinknet.pagecache
 
     meeting = make_meeting(days_from_now=7)
@@ -173,3 +178,115 @@ def test_a_page_the_clock_cannot_change_is_kept_past_the_minute_and_one_it_can_i
     with count_queries() as counter:
         client.get(f"/meetings/{meeting}")
     assert counter.count > 2  # built again: "today", the cut-off and the start move with the clock
+
+
+WAYS_OF_WRITING = {
+    "orm object": lambda member_id: setattr(db.session.get(Member, member_id), "headline", "Poet"),
+    "orm update statement": lambda member_id: db.session.execute(
+        update(Member).where(Member.id == member_id).values(headline="Poet")),
+    "core table": lambda member_id: db.session.execute(
+        Member.__table__.update().where(Member.__table__.c.id == member_id).values(headline="Poet")),
+    "text": lambda member_id: db.session.execute(
+        text("UPDATE member SET headline = 'Poet' WHERE id = :id"), {"id": member_id}),
+    "core on the session's connection": lambda member_id: db.session.connection().execute(
+        Member.__table__.update().where(Member.__table__.c.id == member_id).values(headline="Poet")),
+    "text on the session's connection": lambda member_id: db.session.connection().execute(
+        text("UPDATE member SET headline = 'Poet' WHERE id = :id"), {"id": member_id}),
+    "driver sql": lambda member_id: db.session.connection().exec_driver_sql(
+        f"UPDATE member SET headline = 'Poet' WHERE id = {int(member_id)}"),
+    "insert through text": lambda member_id: db.session.execute(
+        text("INSERT INTO topic (title, details, author_id, anonymous, state, pinned, created_at, updated_at) "
+             "VALUES ('Sleep', '', :id, false, 'open', false, :now, :now)"),
+        {"id": member_id, "now": utcnow().replace(tzinfo=None)}),
+    "unshown delete, then update through text": lambda member_id: db.session.execute(
+        text("DELETE FROM sign_in WHERE member_id = :id"), {"id": member_id}) and db.session.execute(
+        text("UPDATE member SET status = 'departed' WHERE id = :id"), {"id": member_id}),
+}
+
+
+@pytest.mark.parametrize("way", sorted(WAYS_OF_WRITING))
+def test_every_way_of_writing_moves_the_revision_once(app, member, way):
+    before = revision(app)
+    with app.app_context():
+        WAYS_OF_WRITING[way](member.id)
+        db.session.commit()
+    assert revision(app) == before + 1
+
+
+def test_writing_a_table_its_model_declares_unshown_leaves_the_revision(app, member):
+    from thinknet.pagecache import unshown_tables
+
+    assert {"sign_in", "attempt", "audit_event", "password_reset", "invite_delivery"} <= unshown_tables()
+    before = revision(app)
+    with app.app_context():
+        db.session.execute(text("INSERT INTO attempt (kind, account, ip, at) VALUES ('sign_in', 'x', '', :at)"),
+                           {"at": utcnow().replace(tzinfo=None)})
+        db.session.execute(text("UPDATE member SET headline = 'Poet' WHERE id = -1"))  # no row
+        db.session.commit()
+    assert revision(app) == before
+
+
+def test_a_get_that_writes_without_saying_so_fails_on_both_databases(app, client, login, member):
+    from thinknet.database import WriteWhileReading
+
+    @app.route("/test-writes-in-a-get")
+    def writes_in_a_get():
+        db.session.execute(text("UPDATE member SET headline = 'Poet' WHERE id = :id"), {"id": member.id})
+        db.session.commit()
+        return "wrote"
+
+    login(member)
+    before = revision(app)
+    with pytest.raises((WriteWhileReading, OperationalError)):  # SQLite: its read-only connection refuses
+        client.get("/test-writes-in-a-get")
+    with app.app_context():
+        assert db.session.get(Member, member.id).headline != "Poet"
+    assert revision(app) == before
+
+
+def test_a_page_kept_once_per_role_is_the_same_for_two_members_of_that_role(app, make_member, organizer):
+    """Each endpoint cached per role is rendered for one member, then served to another of the same role;
+    under PAGE_CACHE_VERIFY the copy must equal the page built for the second member, byte for byte."""
+    ada, ben = make_member(name="Ada Lovelace"), make_member(name="Ben Baker")
+    second_organizer = make_member.organizer(name="Oona Second")
+    per_role = [rule.rule for rule in app.url_map.iter_rules()
+                if getattr(app.view_functions[rule.endpoint], "__wrapped__", None) is not None
+                and rule.endpoint in ("members.index", "members.tree")]
+    assert per_role
+    for first, second in ((ada, ben), (organizer, second_organizer)):
+        clients = [app.test_client(), app.test_client()]
+        for client, person in zip(clients, (first, second)):
+            assert sign_in(client, person.email).status_code == 303
+            client.get("/")  # the sign-in's flash is shown and gone
+        for path in per_role:
+            assert clients[0].get(path).status_code == 200
+            assert clients[1].get(path).status_code == 200  # served from the first one's copy, verified
+
+
+def test_a_cached_page_that_went_stale_fails_under_verification(app, client, login, member):
+    from thinknet.pagecache import StalePage, page_cache
+
+    login(member)
+    assert client.get("/members/").status_code == 200
+    with app.app_context():
+        pages = page_cache().pages
+        key = next(iter(pages))
+        body, status, headers = pages[key]
+        pages[key] = (body.replace(b"Ada Lovelace", b"Someone Else"), status, headers)
+    with pytest.raises(StalePage, match="differs"):
+        client.get("/members/")
+
+
+def test_a_cached_view_that_writes_is_refused(app, client, login, member):
+    from thinknet.database import begin_writing
+    from thinknet.pagecache import CachedViewWrote, cached_page
+
+    @app.route("/test-cached-writer")
+    @cached_page
+    def cached_writer():
+        begin_writing()
+        return "wrote"
+
+    login(member)
+    with pytest.raises(CachedViewWrote):
+        client.get("/test-cached-writer")

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_SECONDS": 30,
     # Rendered pages each worker keeps (thinknet.pagecache); 0 turns the cache off.
     "PAGE_CACHE_BYTES": 8 * 1024 * 1024,
+    # Tests: every page served from the cache is also built afresh, and a difference fails the request.
+    "PAGE_CACHE_VERIFY": False,
     "MAIL_BACKEND": "file",
     "MAIL_DEFAULT_SENDER": "thinknet <no-reply@localhost>",
     "RATELIMIT_STORAGE_URI": "memory://",

@@ -3,8 +3,10 @@
 A request begins as a reader: the sign-in and CSRF checks only read, and so does every GET. A reader runs
 each statement on its own (autocommit), with no BEGIN or COMMIT around them. That is what PostgreSQL's READ
 COMMITTED gives a transaction's statements anyway (each sees its own snapshot), so a reader loses nothing,
-and it saves two round trips to PostgreSQL and a transaction's bookkeeping on SQLite. On SQLite a reader is
-also read-only (``PRAGMA query_only``), so a GET that writes by mistake fails in the tests.
+and it saves two round trips to PostgreSQL and a transaction's bookkeeping on SQLite. A reader cannot write:
+on SQLite its connection is read-only (``PRAGMA query_only``), and on PostgreSQL an INSERT, UPDATE or DELETE
+sent while reading raises `WriteWhileReading` before it reaches the server, so a GET that writes by mistake
+fails loudly on both, never committed on its own.
 
 A request that may write (POST and the like) becomes a writer when its view begins, after the checks; the
 rare GET that must write says so first with `begin_writing()`. Commands outside a request are writers from
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -38,6 +41,19 @@ from sqlalchemy import Engine, event
 from thinknet.extensions import db
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The statements that change rows, and the table they change, however they were written (ORM, Core, text()).
+_WRITES = re.compile(r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)",
+                     re.IGNORECASE)
+
+
+class WriteWhileReading(RuntimeError):
+    """A request that reads only wrote: it must say so first with begin_writing()."""
+
+
+def written_table(statement: str) -> str | None:
+    """The table an INSERT, UPDATE or DELETE writes to; None for anything else."""
+    match = _WRITES.match(statement)
+    return match.group(1).lower() if match else None
 
 
 def configure_engines(app: Flask) -> None:
@@ -133,6 +149,11 @@ def _before_statement(connection: Any, _cursor: Any, _statement: str, _parameter
     if _WRITER in info and _writes_or_locks(context):
         del info[_WRITER]
         info[_WRITE](connection.connection.dbapi_connection, info)
+    elif _READING in info and written_table(_statement):
+        # PostgreSQL's reader runs each statement on its own (autocommit): a write there would be committed at
+        # once, outside any transaction. It fails instead, as SQLite's read-only connection makes it fail.
+        raise WriteWhileReading(f"a request that reads only wrote ({_statement.split()[0]} {written_table(_statement)}): "
+                                "call begin_writing() before writing in a GET")
 
 
 def _writes_or_locks(context: Any) -> bool:

@@ -172,6 +172,8 @@ class SignIn(db.Model):
     """One signed-in browser: the cookie carries a random token, the database its hash, so it can be revoked."""
 
     __tablename__ = "sign_in"
+    # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
+    __table_args__ = {"info": {"unshown": True}}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
@@ -194,6 +196,8 @@ class PasswordReset(db.Model):
     download or delete their own data."""
 
     __tablename__ = "password_reset"
+    # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
+    __table_args__ = {"info": {"unshown": True}}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[ResetPurpose] = mapped_column(
@@ -336,6 +340,8 @@ class InviteDelivery(db.Model):
     """One calendar invite (request or cancel) to one member: queued, then sent or failed with its error."""
 
     __tablename__ = "invite_delivery"
+    # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
+    __table_args__ = {"info": {"unshown": True}}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
@@ -440,6 +446,8 @@ class AuditEvent(db.Model):
     """Who did what to whom and when: every organizer action and every status or role change."""
 
     __tablename__ = "audit_event"
+    # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
+    __table_args__ = {"info": {"unshown": True}}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # None when the app itself acted (a scheduled job).
@@ -462,6 +470,8 @@ class AuditErasure(db.Model):
     rewrite audit events' details (never their action, people, target or time); see migration 0006."""
 
     __tablename__ = "audit_erasure"
+    # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
+    __table_args__ = {"info": {"unshown": True}}
     id: Mapped[int] = mapped_column(primary_key=True)
 
 
@@ -473,6 +483,7 @@ class Attempt(db.Model):
     __table_args__ = (
         Index("ix_attempt_kind_account_at", "kind", "account", "at"),
         Index("ix_attempt_kind_ip_at", "kind", "ip", "at"),
+        {"info": {"unshown": True}},  # no cached page shows these rows (thinknet.pagecache)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -545,6 +556,8 @@ class Revision(db.Model):
     """One number that moves on with every committed change to the group's data (see thinknet.pagecache)."""
 
     __tablename__ = "revision"
+    # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
+    __table_args__ = {"info": {"unshown": True}}
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger)
 

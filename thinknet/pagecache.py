@@ -8,8 +8,17 @@ clock changes), so what opens or closes with the clock is at most a minute late.
 stored copy and put back, fresh, on every hit; a page with a message waiting (flash) is not cached.
 
 Each worker keeps its own copy (least recently used goes first, within PAGE_CACHE_BYTES), so nothing here
-is shared but the revision number. Tables whose changes no cached page shows do not move it on, nor
-do statements that touch no row.
+is shared but the revision number.
+
+What moves it is watched where every statement passes, the engine: any INSERT, UPDATE or DELETE that touched a
+row, however it was written (the ORM, Core, `text()`, on `session.connection()`), marks the connection, and
+its commit moves the revision on in the same transaction. A table whose rows no cached page shows says so in
+its own model (``__table_args__ = {"info": {"unshown": True}}``); nothing else is exempt.
+
+The cache checks itself: a cached view that begins writing is refused (`CachedViewWrote`), and under
+``PAGE_CACHE_VERIFY`` (on in the tests) every hit also builds the page afresh and fails on any difference
+(`StalePage`), so a page kept once per role that shows something personal, or a change that did not move the
+revision, fails the suite instead of reaching a member.
 """
 from __future__ import annotations
 
@@ -24,21 +33,18 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, make_response, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import Result, event, select, update
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy import Connection, event, select
 
 from thinknet import htmx
+from thinknet.database import written_table
 from thinknet.extensions import db
 from thinknet.models import Revision
 
 View = TypeVar("View", bound=Callable[..., Any])
 
-# Rows no cached page shows: sign-ins, brute-force counters, the audit log, reset links.
-UNSHOWN_TABLES = frozenset({"sign_in", "attempt", "audit_event", "audit_erasure", "password_reset", "revision"})
 TOKEN_HOLE = b"\x00csrf-token\x00"
 _CHANGED = "thinknet.changed"
-_NEXT_REVISION = update(Revision.__table__).where(Revision.__table__.c.id == 1).values(
-    number=Revision.__table__.c.number + 1)
+_NEXT_REVISION = "UPDATE revision SET number = number + 1 WHERE id = 1"
 
 
 class PageCache:
@@ -77,6 +83,18 @@ class PageCache:
 
 def init_app(app: Flask) -> None:
     app.extensions["thinknet.pagecache"] = PageCache(app.config["PAGE_CACHE_BYTES"])
+    with app.app_context():
+        engine = db.engine
+    if not event.contains(engine, "after_cursor_execute", _note_change):
+        event.listen(engine, "after_cursor_execute", _note_change)
+        event.listen(engine, "commit", _move_revision_on)
+        event.listen(engine, "rollback", _forget_changes)
+
+
+def unshown_tables() -> frozenset[str]:
+    """The tables whose models declare that no cached page shows their rows."""
+    return frozenset(table.name for table in db.metadata.tables.values() if table.info.get("unshown"))
+
 
 
 def page_cache() -> PageCache:
@@ -84,43 +102,41 @@ def page_cache() -> PageCache:
     return current_app.extensions["thinknet.pagecache"]
 
 
-def _note_change(session: Session, table: Any) -> None:
-    if getattr(table, "name", None) not in UNSHOWN_TABLES:
-        session.info[_CHANGED] = True
+_UNSHOWN: dict[int, frozenset[str]] = {}
 
 
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _flush: UOWTransaction) -> None:
-    for row in (*session.new, *session.dirty, *session.deleted):
-        _note_change(session, getattr(row, "__table__", None))
+def _note_change(connection: Connection, cursor: Any, statement: str, _parameters: Any, _context: Any,
+                 _executemany: bool) -> None:
+    """After every statement: one that wrote to a shown table marks its connection as changed. A statement
+    that touched no row (a "me too" already given) changes no page; a count the driver does not know (-1)
+    counts as a change, and so does RETURNING on SQLite, which counts its rows only once they have all been read
+(PostgreSQL counts them at once)."""
+    table = written_table(statement)
+    if table is None or "thinknet.migrating" in connection.info:
+        return
+    unshown = _UNSHOWN.get(id(db.metadata))
+    if unshown is None:
+        unshown = _UNSHOWN[id(db.metadata)] = unshown_tables()
+    if table in unshown:
+        return
+    sqlite_returning = connection.dialect.name == "sqlite" and " RETURNING " in statement.upper()
+    if cursor.rowcount != 0 or sqlite_returning:
+        connection.info[_CHANGED] = True
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> Result | None:
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return None
-    # A statement that touched no row (a "me too" already given, taking back one that is not there) changes
-    # no page. SQLAlchemy keeps an INSERT's row count only when asked. A count the driver does not know (-1)
-    # counts as a change, and so does a statement written with RETURNING: SQLite counts its rows only once
-    # they have all been read.
-    result = state.invoke_statement(execution_options={"preserve_rowcount": True})
-    if getattr(result, "rowcount", -1) != 0 or state.statement.returning_column_descriptions:
-        _note_change(state.session, getattr(state.statement, "table", None))
-    return result
+def _move_revision_on(connection: Connection) -> None:
+    # Just before the commit, on the driver's own cursor (SQLAlchemy is mid-commit): the revision row is the
+    # last lock the transaction takes, so it is never part of a deadlock.
+    if connection.info.pop(_CHANGED, False):
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(_NEXT_REVISION)
+        finally:
+            cursor.close()
 
 
-@event.listens_for(Session, "before_commit")
-def _move_revision_on(session: Session) -> None:
-    # Last of all, just before the commit: the revision row is the final lock a transaction takes, so it
-    # can never be part of a deadlock.
-    session.flush()
-    if session.info.pop(_CHANGED, False):
-        session.connection().execute(_NEXT_REVISION)  # Core: none of the ORM's bookkeeping is needed
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_changes(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
+def _forget_changes(connection: Connection) -> None:
+    connection.info.pop(_CHANGED, None)
 
 
 _REVISION = select(Revision.number).where(Revision.id == 1)  # built once: read on every cached page
@@ -149,6 +165,36 @@ def _minute(viewer: Any) -> int:
     return int((time.time() + offset) // 60)
 
 
+class CachedViewWrote(RuntimeError):
+    """A cached view began writing: served from a copy, its write would silently not happen."""
+
+
+class StalePage(AssertionError):
+    """Under PAGE_CACHE_VERIFY (the tests), a page served from the cache differs from one built afresh."""
+
+
+def _without_token(response: Response) -> bytes:
+    body = response.get_data()
+    token = g.get(current_app.config["WTF_CSRF_FIELD_NAME"])
+    return body.replace(token.encode(), TOKEN_HOLE) if token else body
+
+
+def _verify(cached: bytes, fresh: Response, same_for_each_role: bool) -> None:
+    """The copy must be what the view builds now, for this member: a page kept once per role that shows
+    anything personal, or a change the revision missed, fails here."""
+    if fresh.status_code != 200 or "_flashes" in session:
+        return
+    built = _without_token(fresh)
+    if built != cached:
+        import difflib
+
+        diff = "\n".join(difflib.unified_diff(cached.decode(errors="replace").splitlines(),
+                                               built.decode(errors="replace").splitlines(), "cached", "built",
+                                               n=1, lineterm=""))
+        scope = "one copy per role" if same_for_each_role else "one copy per member"
+        raise StalePage(f"{request.full_path} ({scope}) served a copy that differs from the page built now:\n{diff}")
+
+
 def cached_page(view: View | None = None, *, same_for_each_role: bool = False,
                 timeless: bool = False) -> Any:
     """Serves a signed-in member's GET page from the cache while nothing it could show has changed.
@@ -160,24 +206,29 @@ def cached_page(view: View | None = None, *, same_for_each_role: bool = False,
     if view is None:
         return lambda view: cached_page(view, same_for_each_role=same_for_each_role, timeless=timeless)
 
+    def build(*args: Any, **kwargs: Any) -> Response:
+        response = make_response(view(*args, **kwargs))
+        if not g.get("reads_only", True):
+            # A page served from a copy would skip whatever the view did: a cached view only reads.
+            raise CachedViewWrote(f"{request.endpoint} is cached but began writing")
+        return response
+
     @wraps(view)
     def serve(*args: Any, **kwargs: Any) -> Response:
         key = _key(same_for_each_role, timeless) if request.method == "GET" else None
         if key is None:
-            return make_response(view(*args, **kwargs))
+            return build(*args, **kwargs)
         cache = page_cache()
         page = cache.get(key)
         if page is not None:
             body, status, headers = page
+            if current_app.config.get("PAGE_CACHE_VERIFY"):
+                _verify(body, build(*args, **kwargs), same_for_each_role)
             return Response(body.replace(TOKEN_HOLE, generate_csrf().encode()), status, headers)
-        response = make_response(view(*args, **kwargs))
+        response = build(*args, **kwargs)
         if response.status_code == 200 and not response.direct_passthrough and "_flashes" not in session:
-            body = response.get_data()
-            token = g.get(current_app.config["WTF_CSRF_FIELD_NAME"])
-            if token:
-                body = body.replace(token.encode(), TOKEN_HOLE)
             headers = [(name, value) for name, value in response.headers.items() if name.lower() not in ("set-cookie", "content-length")]
-            cache.put(key, body, response.status_code, headers)
+            cache.put(key, _without_token(response), response.status_code, headers)
         return response
 
     return serve  # type: ignore[return-value]
