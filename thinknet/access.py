@@ -52,6 +52,18 @@ def is_public_endpoint(endpoint: str | None) -> bool:
     return view is None or getattr(view, "is_public", False)
 
 
+def may(endpoint: str) -> bool:
+    """Whether the signed-in member may use this endpoint: what templates ask before offering a link, from
+    the same rule the guard enforces."""
+    if is_public_endpoint(endpoint):
+        return True
+    if not current_user.is_authenticated:
+        return False
+    view = current_app.view_functions.get(endpoint)
+    blueprint = endpoint.rpartition(".")[0] or None
+    return view is not None and (not is_organizer_endpoint(endpoint, blueprint) or current_user.is_organizer)
+
+
 def public_endpoints(app: Flask) -> set[str]:
     return {name for name, view in app.view_functions.items() if getattr(view, "is_public", False)}
 
@@ -67,6 +79,7 @@ def safe_next_url(target: str | None) -> str | None:
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["may"] = may
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"

@@ -163,6 +163,7 @@ def load_demo(today: date, password: str | None = None, seed: int = 7) -> DemoSi
         author = active[(index * 3 + 1) % len(active)]
         topic = Topic(title=title, details=details, author=author, anonymous=anonymous,
                       meeting_id=next_meeting.id if next_meeting and index < 4 else None,
+                      state=TopicState.ON_AGENDA if next_meeting and index < 4 else TopicState.OPEN,
                       created_at=utcnow() - timedelta(days=index + 1))
         db.session.add(topic)
         db.session.flush()

@@ -43,9 +43,13 @@ def members() -> Response:
 
 def render_member(member: Member, form: ReasonForm | None = None, action: str | None = None,
                   status: int = 200) -> Response:
+    actions = member_services.allowed_actions(member, current_user)
+    if action is not None and action not in actions:
+        actions.insert(0, action)  # a refused action stays on the page with its error and the reason typed
     return htmx.render(
         "admin/member.html", member=member, sponsored=member_services.sponsored_by(member),
         form=form or ReasonForm(formdata=None), failed_action=action, status=status,
+        actions=[(name, member_services.MEMBER_ACTION_LABELS[name]) for name in actions],
     )
 
 

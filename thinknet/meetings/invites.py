@@ -20,7 +20,6 @@ from thinknet.models import (
     MemberStatus,
     Rsvp,
     Settings,
-    TopicState,
     utcnow,
 )
 from thinknet.templating import format_when
@@ -44,10 +43,10 @@ def meeting_url(meeting: Meeting) -> str:
 
 
 def top_topic_titles(meeting: Meeting, viewer: Member, limit: int = AGENDA_IN_INVITE) -> list[str]:
-    """The agenda's leading topics, by title only (never an author), in the agenda's own order."""
+    """The agenda's leading topics, by title only (never an author): the session page's agenda, in its order."""
     from thinknet.topics.services import agenda
 
-    return [view.topic.title for view in agenda(meeting, viewer) if view.topic.state == TopicState.ON_AGENDA][:limit]
+    return [view.topic.title for view in agenda(meeting, viewer)][:limit]
 
 
 def invite_recipients() -> list[Member]:

@@ -460,6 +460,13 @@ class Turnout:
         return None
 
 
+def late_changes(seen: Turnout, cutoff: datetime, viewer: Member) -> list[Answer]:
+    """Who stepped back after the cut-off (the café was given a headcount): for organizers only."""
+    if not viewer.is_organizer:
+        return []
+    return [answer for answer in (*seen.no, *seen.maybe) if answer.answered_at > cutoff]
+
+
 def turnout(meeting: Meeting) -> Turnout:
     """Every answer for the meeting, with its member's name, in one query."""
     rows = db.session.execute(

@@ -24,8 +24,9 @@ calendar_bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 def rsvp_context(meeting: Meeting, error: str | None = None) -> dict[str, Any]:
     """What the RSVP block and the who's-coming block need; the dashboard and the meeting page share it."""
     seen = services.turnout(meeting)
-    return {"meeting": meeting, "turnout": seen, "rsvp": services.rsvp_state(meeting, current_user, seen),
-            "rsvp_error": error}
+    state = services.rsvp_state(meeting, current_user, seen)
+    return {"meeting": meeting, "turnout": seen, "rsvp": state, "rsvp_error": error,
+            "late_changes": services.late_changes(seen, state.cutoff, current_user)}
 
 
 def tell_promoted(meeting: Meeting, promoted: list[Member]) -> None:
@@ -46,11 +47,16 @@ def index() -> Response:
                        page=page, more_past=len(past) > services.PAST_PAGE_SIZE)
 
 
+def agenda_context(meeting: Meeting, is_past: bool) -> dict[str, Any]:
+    agenda = topic_services.agenda(meeting, current_user)
+    return {"agenda": agenda, "can_close_agenda": is_past and topic_services.undiscussed_left(agenda)}
+
+
 def render_show(meeting: Meeting, takeaway_form: TakeawayForm | None = None, status: int = 200) -> Response:
     is_past = meeting.starts_at <= services.utcnow()
     return htmx.render(
         "meetings/show.html", **rsvp_context(meeting),
-        agenda=topic_services.agenda(meeting, current_user),
+        **agenda_context(meeting, is_past),
         is_past=is_past,
         sheet=services.attendance_sheet(meeting) if is_past and current_user.is_organizer else None,
         attendees=services.attendees(meeting) if is_past else [],

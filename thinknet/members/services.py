@@ -215,6 +215,27 @@ def suspend_member(member: Member, by: Member, reason: str) -> Departure:
     return departure
 
 
+MEMBER_ACTION_LABELS = {"suspend": "Suspend", "reinstate": "Reinstate", "depart": "Mark as departed",
+                        "make-organizer": "Make organizer", "unmake-organizer": "Stop being organizer"}
+
+
+def allowed_actions(member: Member, by: Member) -> list[str]:
+    """What an organizer may do to a member's status and role now, as the admin page offers it (the actions
+    themselves still check, under their locks)."""
+    actions = []
+    if member.status == MemberStatus.ACTIVE and member.id != by.id:
+        actions.append("suspend")
+    if member.status != MemberStatus.ACTIVE:
+        actions.append("reinstate")
+    if member.status != MemberStatus.DEPARTED:
+        actions.append("depart")
+    if member.status == MemberStatus.ACTIVE and not member.is_organizer:
+        actions.append("make-organizer")
+    if member.is_organizer:
+        actions.append("unmake-organizer")
+    return actions
+
+
 def reinstate_member(member: Member, by: Member, reason: str) -> None:
     if member.status == MemberStatus.ACTIVE:
         raise MemberActionRefused(f"{member.name} is already active.")

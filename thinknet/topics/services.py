@@ -22,15 +22,65 @@ class TopicRefused(Exception):
     """A topic action the rules do not allow; the message says why."""
 
 
+def _session_started(meeting: Meeting | None) -> bool:
+    return meeting is not None and meeting.starts_at <= utcnow()
+
+
+def agenda_change_refusal(topic: Topic, what: str) -> str | None:
+    """Why an organizer may not pin, unpin or drop this topic now, or None: only a topic on the agenda of a
+    session that has not started (once it has, its agenda is the record of what was on the table)."""
+    if topic.state != TopicState.ON_AGENDA:
+        return f"Only a topic on a session's agenda can be {what}."
+    if _session_started(topic.meeting):
+        return f"This session has started: its agenda can no longer be {what}."
+    return None
+
+
+def discussed_refusal(topic: Topic, discussed: bool) -> str | None:
+    """Why this topic may not be marked discussed (or not discussed after all) now, or None."""
+    if not _session_started(topic.meeting):
+        return "A topic is marked discussed once its session has started."
+    if topic.state != (TopicState.ON_AGENDA if discussed else TopicState.DISCUSSED):
+        return "This topic cannot be marked so."
+    return None
+
+
 @dataclass(frozen=True)
 class TopicView:
-    """A topic as one viewer may see it: ``author`` is None unless the viewer may know who wrote it."""
+    """A topic as one viewer may see it: ``author`` is None unless the viewer may know who wrote it; the
+    ``can_…`` properties say what the viewer may do with it, from the same rules the actions apply."""
 
     topic: Topic
     votes: int
     voted: bool
     is_mine: bool
     author: Member | None
+    by_organizer: bool = False
+
+    @property
+    def can_change(self) -> bool:
+        """Edit or withdraw: the author, while the topic is open."""
+        return self.is_mine and self.topic.state in LIVE_TOPIC_STATES
+
+    @property
+    def can_pin(self) -> bool:
+        return self.by_organizer and agenda_change_refusal(self.topic, "pinned") is None
+
+    @property
+    def can_drop(self) -> bool:
+        return self.by_organizer and agenda_change_refusal(self.topic, "dropped") is None
+
+    @property
+    def can_move(self) -> bool:
+        return self.by_organizer and self.topic.state in LIVE_TOPIC_STATES
+
+    @property
+    def can_mark_discussed(self) -> bool:
+        return self.by_organizer and discussed_refusal(self.topic, True) is None
+
+    @property
+    def can_mark_undiscussed(self) -> bool:
+        return self.by_organizer and discussed_refusal(self.topic, False) is None
 
     @property
     def author_label(self) -> str:
@@ -66,7 +116,7 @@ def _views(statement: Select, viewer: Member) -> list[TopicView]:
     ).all()
     return [
         TopicView(topic, votes, bool(has_voted), topic.author_id == viewer.id,
-                  topic.author if may_see_author(topic, viewer) else None)
+                  topic.author if may_see_author(topic, viewer) else None, viewer.is_organizer)
         for topic, votes, has_voted in rows
     ]
 
@@ -113,6 +163,11 @@ def post_topic(author: Member, *, title: str, details: str, anonymous: bool, mee
     db.session.add(topic)
     db.session.flush()
     return topic
+
+
+def undiscussed_left(agenda: list[TopicView]) -> bool:
+    """Whether a past session's agenda still holds topics the table did not get to (to roll over)."""
+    return any(view.can_mark_discussed for view in agenda)
 
 
 def _check_author(topic: Topic, member: Member) -> None:
@@ -167,8 +222,9 @@ def _give_vote(dialect: str) -> Any:
 
 
 def set_pinned(topic: Topic, organizer: Member, pinned: bool) -> None:
-    if topic.state != TopicState.ON_AGENDA:
-        raise TopicRefused("Only a topic on a session's agenda can be pinned.")
+    refusal = agenda_change_refusal(topic, "pinned" if pinned else "unpinned")
+    if refusal:
+        raise TopicRefused(refusal)
     topic.pinned = pinned
     db.session.flush()
     record(organizer, "topic.pinned" if pinned else "topic.unpinned", target=topic)
@@ -176,8 +232,9 @@ def set_pinned(topic: Topic, organizer: Member, pinned: bool) -> None:
 
 def drop_topic(topic: Topic, organizer: Member) -> None:
     """Takes a topic off its session's agenda, back to the backlog."""
-    if topic.state != TopicState.ON_AGENDA:
-        raise TopicRefused("Only a topic on a session's agenda can be dropped from it.")
+    refusal = agenda_change_refusal(topic, "dropped")
+    if refusal:
+        raise TopicRefused(refusal)
     topic.meeting_id, topic.state, topic.pinned = None, TopicState.OPEN, False
     db.session.flush()
     record(organizer, "topic.dropped", target=topic)
@@ -195,11 +252,9 @@ def move_topic(topic: Topic, organizer: Member, meeting: Meeting) -> None:
 
 def set_discussed(topic: Topic, organizer: Member, discussed: bool) -> None:
     """After the session: the table got to it (or, undone, it goes back on that session's agenda)."""
-    meeting = topic.meeting
-    if meeting is None or meeting.starts_at > utcnow():
-        raise TopicRefused("A topic is marked discussed once its session has started.")
-    if discussed and topic.state != TopicState.ON_AGENDA or not discussed and topic.state != TopicState.DISCUSSED:
-        raise TopicRefused("This topic cannot be marked so.")
+    refusal = discussed_refusal(topic, discussed)
+    if refusal:
+        raise TopicRefused(refusal)
     topic.state = TopicState.DISCUSSED if discussed else TopicState.ON_AGENDA
     topic.discussed_at = utcnow() if discussed else None
     db.session.flush()
