@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import timedelta
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
@@ -20,7 +19,7 @@ from servers import PostgresCluster, SmtpServer, free_port
 from thinknet import create_app, mail
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
-from thinknet.models import SETTINGS_ID, Member, MemberStatus, Revision, Role, Settings, utcnow
+from thinknet.models import SETTINGS_ID, Member, MemberStatus, Revision, Role, Settings
 
 PASSWORD = "correct horse battery"
 SECRET_KEY = "test-secret-key-not-for-production-0123456789"

@@ -3,7 +3,6 @@ and the page only asks; a session's invite carries the same agenda its page show
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import icalendar
 import pytest

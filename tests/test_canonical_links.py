@@ -3,15 +3,14 @@ a forged Host or X-Forwarded-Host can neither steer a reset link nor be served a
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
-from conftest import CSRF_META, PASSWORD, app_config, body_text, csrf_token, outbox, sign_in
+from conftest import CSRF_META, PASSWORD, app_config, body_text, csrf_token, outbox
 from thinknet import create_app, mail
 from thinknet.config import MissingBaseUrl
 from thinknet.extensions import db
-from thinknet.models import Meeting, Rsvp, RsvpAnswer
+from thinknet.models import Rsvp, RsvpAnswer
 
 EVIL = "evil.example"
 

@@ -9,7 +9,7 @@ import re
 import stat
 import threading
 import time
-from datetime import date, time as clock, timedelta
+from datetime import time as clock, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,6 @@ from thinknet.invitations.services import issue_invitation, redeem_invitation
 from thinknet.meetings.feed import feed_token
 from thinknet.models import (
     AuditEvent,
-    Attendance,
     InviteDelivery,
     Meeting,
     Member,

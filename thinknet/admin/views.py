@@ -19,7 +19,7 @@ from thinknet.meetings import invites
 from thinknet.meetings import services as meeting_services
 from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
-from thinknet.models import Invitation, Meeting, Member, Settings
+from thinknet.models import Meeting, Member, Settings
 from thinknet.templating import local_time
 from thinknet.topics import services as topic_services
 
@@ -110,7 +110,7 @@ def invitations() -> Response:
 
 @bp.route("/invitations/<int:invitation_id>/approve", methods=["POST"])
 def approve_invitation(invitation_id: int) -> Response:
-    invitation = db.get_or_404(Invitation, invitation_id)
+    invitation = invitation_services.get_invitation_or_404(invitation_id)
     if not ApproveForm().validate_on_submit():
         abort(400)
     try:
@@ -130,7 +130,7 @@ def approve_invitation(invitation_id: int) -> Response:
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
 def revoke_invitation(invitation_id: int) -> Response:
-    invitation = db.get_or_404(Invitation, invitation_id)
+    invitation = invitation_services.get_invitation_or_404(invitation_id)
     form = ReasonForm()
     if not form.validate_on_submit():
         flash("Say why you revoke the invitation: it is kept in the audit log.", "error")

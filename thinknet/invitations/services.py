@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import NotFound
 
 from thinknet.audit import record
 from thinknet.auth.services import find_member_by_email, hash_password, start_sign_in
@@ -288,8 +289,12 @@ def invitations_for(sponsor: Member) -> list[Invitation]:
     )
 
 
-def get_invitation(invitation_id: int) -> Invitation | None:
-    return db.session.get(Invitation, invitation_id)
+def get_invitation_or_404(invitation_id: int, own_by: Member | None = None) -> Invitation:
+    """The invitation; with ``own_by``, only if that member sponsors it (to anyone else it is not there)."""
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or (own_by is not None and invitation.sponsor_id != own_by.id):
+        raise NotFound()
+    return invitation
 
 
 def awaiting_approval_count() -> int:

@@ -1,7 +1,7 @@
 """/invitations: sponsoring newcomers; /join/<token>: the page an invitation link opens."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, request, session, url_for
+from flask import Blueprint, Response, flash, request, session, url_for
 from flask_login import current_user, login_user
 from sqlalchemy.exc import IntegrityError
 
@@ -69,9 +69,7 @@ def index() -> Response:
 
 @bp.route("/<int:invitation_id>/revoke", methods=["POST"])
 def revoke(invitation_id: int) -> Response:
-    invitation = services.get_invitation(invitation_id)
-    if invitation is None or invitation.sponsor_id != current_user.id:
-        abort(404)
+    invitation = services.get_invitation_or_404(invitation_id, own_by=current_user)
     try:
         services.revoke_invitation(invitation, current_user)
     except services.InvitationNotRevocable as refused:

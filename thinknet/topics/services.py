@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import NotFound
 
 from thinknet.audit import record
 from thinknet.extensions import db
@@ -146,6 +147,14 @@ def recent_topics(viewer: Member, limit: int = 5) -> list[TopicView]:
     )
 
 
+def get_topic_or_404(topic_id: int, own_by: Member | None = None) -> Topic:
+    """The topic; with ``own_by``, only if that member wrote it (to anyone else it is not there: 404)."""
+    topic = db.session.get(Topic, topic_id)
+    if topic is None or (own_by is not None and topic.author_id != own_by.id):
+        raise NotFound()
+    return topic
+
+
 def topic_view(topic: Topic, viewer: Member) -> TopicView:
     [view] = _views(select(Topic).where(Topic.id == topic.id), viewer)
     return view
@@ -248,6 +257,10 @@ def move_topic(topic: Topic, organizer: Member, meeting: Meeting) -> None:
     topic.meeting_id, topic.state, topic.pinned = meeting.id, TopicState.ON_AGENDA, False
     db.session.flush()
     record(organizer, "topic.moved", target=topic, meeting_id=meeting.id)
+
+
+def toggle_discussed(topic: Topic, organizer: Member) -> None:
+    set_discussed(topic, organizer, topic.state != TopicState.DISCUSSED)
 
 
 def set_discussed(topic: Topic, organizer: Member, discussed: bool) -> None:

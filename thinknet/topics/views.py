@@ -1,7 +1,7 @@
 """/topics: the open agenda: the backlog, posting a topic, one topic, "me too", and organizers' agenda controls."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, request, url_for
+from flask import Blueprint, Response, flash, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -11,7 +11,6 @@ from thinknet.database import commit_then_read
 from thinknet.extensions import db
 from thinknet.routing import page_number
 from thinknet.meetings import services as meeting_services
-from thinknet.models import Topic
 from thinknet.pagecache import cached_page
 from thinknet.templating import format_when
 from thinknet.topics import services
@@ -57,7 +56,7 @@ def new() -> Response:
 @bp.route("/<int:topic_id>")
 @cached_page
 def show(topic_id: int) -> Response:
-    topic = db.get_or_404(Topic, topic_id)
+    topic = services.get_topic_or_404(topic_id)
     move_form = None
     if current_user.is_organizer:
         move_form = MoveTopicForm(formdata=None)
@@ -70,9 +69,7 @@ def show(topic_id: int) -> Response:
 @bp.route("/<int:topic_id>/edit", methods=["GET", "POST"])
 @resubmittable
 def edit(topic_id: int) -> Response:
-    topic = db.get_or_404(Topic, topic_id)
-    if topic.author_id != current_user.id:
-        abort(404)
+    topic = services.get_topic_or_404(topic_id, own_by=current_user)
     form = TopicForm(obj=topic)
     if form.validate_on_submit():
         try:
@@ -90,9 +87,7 @@ def edit(topic_id: int) -> Response:
 
 @bp.route("/<int:topic_id>/withdraw", methods=["POST"])
 def withdraw(topic_id: int) -> Response:
-    topic = db.get_or_404(Topic, topic_id)
-    if topic.author_id != current_user.id:
-        abort(404)
+    topic = services.get_topic_or_404(topic_id, own_by=current_user)
     try:
         services.withdraw_topic(topic, current_user)
     except services.TopicRefused as refused:
@@ -106,7 +101,7 @@ def withdraw(topic_id: int) -> Response:
 
 @bp.route("/<int:topic_id>/vote", methods=["POST"])
 def vote(topic_id: int) -> Response:
-    topic = db.get_or_404(Topic, topic_id)
+    topic = services.get_topic_or_404(topic_id)
     error = None
     try:
         services.set_vote(topic, current_user, request.form.get("vote") != "off")
@@ -125,7 +120,7 @@ def vote(topic_id: int) -> Response:
 
 
 def organizer_topic_action(topic_id: int, act) -> Response:
-    topic = db.get_or_404(Topic, topic_id)
+    topic = services.get_topic_or_404(topic_id)
     try:
         act(topic)
     except services.TopicRefused as refused:
@@ -147,7 +142,7 @@ def pin(topic_id: int) -> Response:
 @bp.route("/<int:topic_id>/drop", methods=["POST"])
 @organizers_only
 def drop(topic_id: int) -> Response:
-    topic = db.get_or_404(Topic, topic_id)
+    topic = services.get_topic_or_404(topic_id)
     meeting_id = topic.meeting_id
     response = organizer_topic_action(topic_id, lambda t: services.drop_topic(t, current_user))
     if meeting_id and not request.form.get("next"):
@@ -159,7 +154,7 @@ def drop(topic_id: int) -> Response:
 @organizers_only
 def discussed(topic_id: int) -> Response:
     return organizer_topic_action(
-        topic_id, lambda t: services.set_discussed(t, current_user, t.state.value != "discussed"))
+        topic_id, lambda t: services.toggle_discussed(t, current_user))
 
 
 @bp.route("/<int:topic_id>/move", methods=["POST"])

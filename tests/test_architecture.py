@@ -1,0 +1,22 @@
+"""Rules the code keeps by construction, checked: a newcomer who breaks one finds out from the suite."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "thinknet"
+
+
+def test_views_check_ownership_through_one_helper():
+    """"Is it theirs?" is asked through get_topic_or_404(id, own_by=...) and its kin, never written inline in
+    a view, where each copy could drift from the others."""
+    inline = re.compile(r"(author_id|sponsor_id|member_id)\s*!=\s*current_user\.id")
+    found = [f"{path.relative_to(PACKAGE)}:{number}" for path in PACKAGE.rglob("views.py")
+             for number, line in enumerate(path.read_text().splitlines(), start=1) if inline.search(line)]
+    assert found == []
+
+
+def test_every_table_that_no_cached_page_shows_says_so_in_its_own_model():
+    """The page cache's exemptions live with the models (``__table_args__`` info), not in a list elsewhere."""
+    text = (PACKAGE / "pagecache.py").read_text()
+    assert "UNSHOWN_TABLES" not in text and '"sign_in"' not in text
