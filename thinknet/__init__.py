@@ -43,7 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.topics.views import bp as topics_bp
     from thinknet.members.views import bp as members_bp
     from thinknet.own_data.views import bp as own_data_bp
-    from thinknet.links import Thinknet
+    from thinknet.app import Thinknet
     from thinknet.routing import BoundedInt
 
     instance_path = (config or {}).get("INSTANCE_PATH") or default_instance_path()

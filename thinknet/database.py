@@ -112,6 +112,26 @@ def lock_name(name: str) -> None:
         session.execute(text("SELECT 1"))  # SQL it cannot see into: the write transaction begins here
 
 
+def after_commit(action: Any) -> None:
+    """Runs ``action()`` once the request's changes are committed (mail about them, for one); never if they
+    are rolled back."""
+    g.setdefault("after_commit", []).append(action)
+
+
+def end_request(commit: bool) -> None:
+    """The request's one commit point (thinknet.app): commits or rolls back, then runs what waited for the
+    commit."""
+    session = db.session()
+    if not commit:
+        session.rollback()
+        g.pop("after_commit", None)
+        return
+    if session.in_transaction() and (session.new or session.dirty or session.deleted or not reads_only()):
+        session.commit()
+    for action in g.pop("after_commit", []):
+        action()
+
+
 def commit_then_read() -> None:
     """Commits the request's change and reads from here, keeping the rows it loaded as they are: a view that
     shows its change afterwards queries only what it shows fresh."""

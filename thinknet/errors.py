@@ -1,4 +1,5 @@
-"""Error pages: a plain page for people, never a stack trace."""
+"""Error pages: a plain page for people, never a stack trace; and domain refusals, one family with one
+handler."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +11,44 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from thinknet.extensions import db
 
 
+class Refused(Exception):
+    """A domain rule said no; the message is safe to show and says why. Every area's refusals derive from it.
+    A view that can show the refusal next to a field catches it; any other reaches `refused`, the one handler:
+    the request's changes are rolled back, and the person is sent back with the message (a 303 with a flash,
+    or for htmx a 422 that shows the message in the page's message region)."""
+
+
+def back_to() -> str:
+    """Where a refused action sends the person back: the form's own ``next``, else the page they were on
+    (only its path: a Referer names a host, which is never followed), else the home page."""
+    from urllib.parse import urlsplit
+
+    from thinknet.access import safe_next_url
+
+    target = safe_next_url(request.form.get("next"))
+    if target:
+        return target
+    referrer = urlsplit(request.headers.get("HX-Current-URL") or request.referrer or "")
+    path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return safe_next_url(path) or "/"
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(Refused)
+    def refused(error: Refused) -> Any:
+        from flask import flash, make_response
+
+        from thinknet import htmx
+
+        db.session.rollback()
+        if htmx.is_htmx():
+            response = make_response(render_template("_refused.html", message=str(error)), 422)
+            response.headers["HX-Retarget"] = "#messages"
+            response.headers["HX-Reswap"] = "innerHTML"
+            return response
+        flash(str(error), "error")
+        return htmx.redirect_to(back_to())
+
     @app.errorhandler(CSRFError)
     def csrf_refused(error: CSRFError) -> Any:
         view = current_app.view_functions.get(request.endpoint or "")

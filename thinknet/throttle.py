@@ -17,6 +17,7 @@ from thinknet.database import begin_writing, lock_name
 from thinknet.extensions import db
 from thinknet.models import Attempt, utcnow
 from thinknet.templating import format_when
+from thinknet.errors import Refused
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ LIMITS = {
 WHAT = {"sign_in": "failed sign-ins", "reset": "reset requests", "join": "attempts to use invitations"}
 
 
-class TooManyAttempts(Exception):
+class TooManyAttempts(Refused):
     """Refused for now; the message says until when."""
 
     def __init__(self, kind: str, until: datetime, scope: str) -> None:

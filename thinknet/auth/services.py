@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from thinknet.extensions import db
 from thinknet.models import Attempt, Member, MemberStatus, PasswordReset, ResetPurpose, SignIn, utcnow
 from thinknet.tokens import hash_token, new_token, token_matches
+from thinknet.errors import Refused
 
 PASSWORD_MIN_LENGTH = 8
 DELETED_PASSWORD = "!deleted"  # a deleted account's: no password hashes to it
@@ -35,7 +36,7 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-class SignInRefused(Exception):
+class SignInRefused(Refused):
     """Sign-in refused; the message is safe to show."""
 
 
@@ -55,7 +56,7 @@ class MembershipNotActive(SignInRefused):
         super().__init__(messages[status])
 
 
-class ResetLinkInvalid(Exception):
+class ResetLinkInvalid(Refused):
     """A password-reset link that cannot be used; the message says why."""
 
 

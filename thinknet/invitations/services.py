@@ -23,13 +23,14 @@ from thinknet.models import (
     utcnow,
 )
 from thinknet.tokens import hash_token, new_token, token_matches
+from thinknet.errors import Refused
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-class InvitationRefused(Exception):
+class InvitationRefused(Refused):
     """A rule refused the invitation; the message names the rule and what would change it."""
 
     # The form field the message belongs next to; None for the form as a whole.
@@ -82,12 +83,12 @@ class AlreadyInvited(InvitationRefused):
         super().__init__(f"{email} already has a pending invitation.")
 
 
-class InvitationNotRevocable(Exception):
+class InvitationNotRevocable(Refused):
     def __init__(self, state: InvitationState) -> None:
         super().__init__(f"Only a pending invitation can be revoked; this one is {state.value.replace('_', ' ')}.")
 
 
-class InvitationUnusable(Exception):
+class InvitationUnusable(Refused):
     """An invitation link that cannot be used to join; ``kind`` says why, the message says what to do."""
 
     def __init__(self, kind: str, message: str, invitation: Invitation | None = None) -> None:

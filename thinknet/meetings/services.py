@@ -27,6 +27,7 @@ from thinknet.models import (
     Takeaway,
     utcnow,
 )
+from thinknet.errors import Refused
 
 WEEKS_AHEAD = 8
 PAST_PAGE_SIZE = 12
@@ -192,7 +193,7 @@ def _change_meeting(meeting: Meeting, starts_at: datetime, ends_at: datetime, ve
     return _fill_seats(meeting)
 
 
-class MeetingChangeRefused(Exception):
+class MeetingChangeRefused(Refused):
     """An organizer's change to a session that a rule refuses; the message says why."""
 
 
@@ -309,7 +310,7 @@ def rsvp_cutoff(meeting: Meeting) -> datetime:
     return min(cutoff, meeting.starts_at)
 
 
-class RsvpRefused(Exception):
+class RsvpRefused(Refused):
     """An answer the rules do not take; the message says why."""
 
 
@@ -544,7 +545,7 @@ def set_standing_answer(member: Member, answer: RsvpAnswer | None) -> int:
 # Attendance
 
 
-class AttendanceRefused(Exception):
+class AttendanceRefused(Refused):
     pass
 
 
@@ -624,7 +625,7 @@ def toggle_attendance(meeting: Meeting, member_id: int, organizer: Member) -> bo
 # Takeaways
 
 
-class TakeawayRefused(Exception):
+class TakeawayRefused(Refused):
     pass
 
 

@@ -26,17 +26,18 @@ from thinknet.models import (
     Settings,
     utcnow,
 )
+from thinknet.errors import Refused
 
 # A sponsor chain is never this long; the bound only stops a corrupted cycle from looping.
 MAX_CHAIN_DEPTH = 500
 
 
-class EmailTaken(Exception):
+class EmailTaken(Refused):
     def __init__(self, email: str) -> None:
         super().__init__(f"{email} already belongs to a member.")
 
 
-class MemberActionRefused(Exception):
+class MemberActionRefused(Refused):
     """An organizer action or a member's own that a rule refuses; the message says why."""
 
 

@@ -15,11 +15,12 @@ from werkzeug.exceptions import NotFound
 from thinknet.audit import record
 from thinknet.extensions import db
 from thinknet.models import Meeting, MeetingState, Member, Topic, TopicState, Vote, insert_ignoring_conflict, utcnow
+from thinknet.errors import Refused
 
 LIVE_TOPIC_STATES = (TopicState.OPEN, TopicState.ON_AGENDA)
 
 
-class TopicRefused(Exception):
+class TopicRefused(Refused):
     """A topic action the rules do not allow; the message says why."""
 
 
