@@ -20,3 +20,14 @@ def test_every_table_that_no_cached_page_shows_says_so_in_its_own_model():
     """The page cache's exemptions live with the models (``__table_args__`` info), not in a list elsewhere."""
     text = (PACKAGE / "pagecache.py").read_text()
     assert "UNSHOWN_TABLES" not in text and '"sign_in"' not in text
+
+
+def test_views_leave_committing_to_the_one_commit_point():
+    """A request commits when its view returns a success (thinknet.app); a view that commits earlier says
+    why on the same line. Rolling back is the commit point's too (an error answer, an exception)."""
+    unexplained = [f"{path.relative_to(PACKAGE)}:{number}" for path in PACKAGE.rglob("views.py")
+                   for number, line in enumerate(path.read_text().splitlines(), start=1)
+                   if "db.session.commit()" in line and "#" not in line]
+    assert unexplained == []
+    commits = sum(path.read_text().count("db.session.commit()") for path in PACKAGE.rglob("views.py"))
+    assert commits <= 5  # sign-in's counted attempt (2) and joining's (3); today's views had 38

@@ -12,6 +12,7 @@ from thinknet.access import resubmittable
 from thinknet import htmx, mail
 from thinknet.admin import services
 from thinknet.admin.forms import ApproveForm, InviteWeeksForm, MeetingForm, ReasonForm, SeriesForm, SettingsForm
+from thinknet.database import after_commit
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.invitations.views import send_invitation_email
@@ -19,7 +20,7 @@ from thinknet.meetings import invites
 from thinknet.meetings import services as meeting_services
 from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
-from thinknet.models import Meeting, Member, Settings
+from thinknet.models import Invitation, Meeting, Member, Settings
 from thinknet.templating import local_time
 from thinknet.topics import services as topic_services
 
@@ -58,6 +59,14 @@ def member(member_id: int) -> Response:
     return render_member(db.get_or_404(Member, member_id))
 
 
+def email_the_approved(invitation: Invitation, token: str) -> None:
+    if send_invitation_email(invitation, token):
+        flash(f"Approved: the invitation is emailed to {invitation.email}.", "success")
+    else:
+        flash(f"Approved, but the email to {invitation.email} could not be sent just now: check the mail "
+              "settings, then revoke it and ask the sponsor to invite again.", "error")
+
+
 def tell_about_departure(member: Member, departure: member_services.Departure | None) -> None:
     """After the commit: the sponsor of a suspended member, and whoever took a freed seat, are emailed; the
     organizer is told of any message that could not be sent."""
@@ -94,12 +103,10 @@ def member_action(member_id: int, action: str) -> Response:
     try:
         departure = perform(member, current_user, form.reason.data.strip())
     except member_services.MemberActionRefused as refused:
-        db.session.rollback()
-        form.form_errors.append(str(refused))
-        return render_member(db.get_or_404(Member, member_id), form, action, 422)
-    db.session.commit()
+        form.form_errors.append(str(refused))  # with the reason typed; the 422 rolls the request back
+        return render_member(member, form, action, 422)
     flash(done.format(name=member.name), "success")
-    tell_about_departure(member, departure)
+    after_commit(lambda: tell_about_departure(member, departure))
     return htmx.redirect_to(url_for("admin.member", member_id=member.id))
 
 
@@ -113,18 +120,8 @@ def approve_invitation(invitation_id: int) -> Response:
     invitation = invitation_services.get_invitation_or_404(invitation_id)
     if not ApproveForm().validate_on_submit():
         abort(400)
-    try:
-        token = invitation_services.approve_invitation(invitation, current_user)
-    except invitation_services.InvitationNotRevocable:
-        db.session.rollback()
-        flash("Only an invitation waiting for approval can be approved.", "error")
-    else:
-        db.session.commit()
-        if send_invitation_email(invitation, token):
-            flash(f"Approved: the invitation is emailed to {invitation.email}.", "success")
-        else:
-            flash(f"Approved, but the email to {invitation.email} could not be sent just now: check the mail "
-                  "settings, then revoke it and ask the sponsor to invite again.", "error")
+    token = invitation_services.approve_invitation(invitation, current_user)  # a refusal goes back with its message
+    after_commit(lambda: email_the_approved(invitation, token))
     return htmx.redirect_to(url_for("admin.invitations"))
 
 
@@ -135,14 +132,8 @@ def revoke_invitation(invitation_id: int) -> Response:
     if not form.validate_on_submit():
         flash("Say why you revoke the invitation: it is kept in the audit log.", "error")
         return htmx.redirect_to(url_for("admin.invitations"))
-    try:
-        invitation_services.revoke_invitation(invitation, current_user, form.reason.data.strip())
-    except invitation_services.InvitationNotRevocable as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
-        flash(f"The invitation to {invitation.email} is revoked.", "success")
+    invitation_services.revoke_invitation(invitation, current_user, form.reason.data.strip())
+    flash(f"The invitation to {invitation.email} is revoked.", "success")
     return htmx.redirect_to(url_for("admin.invitations"))
 
 
@@ -154,7 +145,6 @@ def settings() -> Response:
     if form.validate_on_submit():
         changed = services.update_settings(current_user, {name: getattr(form, name).data
                                                           for name in services.SETTINGS_FIELDS})
-        db.session.commit()
         flash("Settings saved." if changed else "Nothing changed.", "success")
         return htmx.redirect_to(url_for("admin.settings"))
     return htmx.render("admin/settings.html", form=form, status=422 if form.errors else 200)
@@ -175,7 +165,6 @@ def series() -> Response:
             seat_limit=form.seat_limit.data,
         )
         _, created = meeting_services.save_series(current_user, values)
-        db.session.commit()
         flash(f"The weekly series is saved; {len(created)} new session{'s' if len(created) != 1 else ''} scheduled.",
               "success")
         return htmx.redirect_to(url_for("admin.meetings"))
@@ -209,10 +198,8 @@ def meetings() -> Response:
         try:
             meeting = meeting_services.add_meeting(current_user, _meeting_values(form))
         except meeting_services.MeetingChangeRefused as refused:
-            db.session.rollback()
-            form.day.errors.append(str(refused))
+            form.day.errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
-            db.session.commit()
             flash("The session is added.", "success")
             return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id))
     return render_meetings(form, 422 if form.errors else 200)
@@ -248,11 +235,9 @@ def meeting(meeting_id: int) -> Response:
         try:
             promoted = meeting_services.update_meeting(meeting, current_user, _meeting_values(form))
         except meeting_services.MeetingChangeRefused as refused:
-            db.session.rollback()
-            form.day.errors.append(str(refused))
+            form.day.errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
-            db.session.commit()
-            tell_promoted(meeting, promoted)
+            after_commit(lambda: tell_promoted(meeting, promoted))
             if meeting.invites_outdated:
                 flash("The session is saved. Its invites went out before this change: send the update so "
                       "calendars follow.", "info")
@@ -271,13 +256,11 @@ def cancel_meeting(meeting_id: int) -> Response:
         try:
             meeting_services.cancel_meeting(meeting, current_user, form.reason.data.strip())
         except meeting_services.MeetingChangeRefused as refused:
-            db.session.rollback()
-            form.form_errors.append(str(refused))
+            form.form_errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
             topic_services.roll_over(meeting)
             cancellations = invites.queue_cancellations(meeting) if meeting.invites_sent_at else []
-            db.session.commit()
-            send_invites(cancellations)
+            after_commit(lambda: send_invites(cancellations))
             flash("The session is cancelled; its topics move to the next session"
                   + (f", and {len(cancellations)} calendar cancellations are on their way." if cancellations else "."),
                   "success")
@@ -292,8 +275,7 @@ def send_meeting_invites(meeting_id: int) -> Response:
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
     deliveries = invites.queue_invites([meeting])
-    db.session.commit()
-    send_invites(deliveries)
+    after_commit(lambda: send_invites(deliveries))
     flash(f"Sending {'the update' if meeting.sequence else 'invites'} to {len(deliveries)} "
           f"member{'s' if len(deliveries) != 1 else ''}.", "success")
     return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id) + "#invites")
@@ -307,8 +289,7 @@ def send_upcoming_invites() -> Response:
         return htmx.redirect_to(url_for("admin.meetings"))
     meetings = invites.upcoming_for_invites(form.weeks.data)
     deliveries = invites.queue_invites(meetings)
-    db.session.commit()
-    send_invites(deliveries)
+    after_commit(lambda: send_invites(deliveries))
     flash(f"Sending invites for {len(meetings)} session{'s' if len(meetings) != 1 else ''} "
           f"({len(deliveries)} messages).", "success")
     return htmx.redirect_to(url_for("admin.meetings"))

@@ -10,6 +10,7 @@ from thinknet import htmx, mail, throttle
 from thinknet.access import public, safe_next_url
 from thinknet.security import no_store
 from thinknet.auth import devices, services
+from thinknet.database import after_commit
 from thinknet.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
 from thinknet.extensions import db, limiter
 
@@ -30,25 +31,24 @@ def login() -> Response:
     if form.validate_on_submit():
         account, ip = devices.throttle_account(form.email.data), request.remote_addr or ""
         try:
-            # Counted before the password is checked, so simultaneous guesses cannot outrun the limit.
+            # Counted before the password is checked, so simultaneous guesses cannot outrun the limit: committed
+            # at once, which also lets go of the account's lock before the slow check.
             attempt = throttle.reserve("sign_in", account, ip)
-            db.session.commit()
+            db.session.commit()  # the attempt counts before the password is checked
             member = services.authenticate(form.email.data, form.password.data)
         except throttle.TooManyAttempts as refused:
-            db.session.rollback()
             form.form_errors.append(str(refused))
             status = 429
         except services.SignInRefused as refused:
             if not isinstance(refused, services.WrongCredentials):
                 throttle.release(attempt)  # the right password of a suspended member is no guess
-                db.session.commit()
+                db.session.commit()  # kept although the answer is a 422, which rolls back the rest
             form.form_errors.append(str(refused))
         else:
             throttle.forget("sign_in", account)
             # A fresh session at sign-in: nothing from before it (a planted session id) carries over.
             session.clear()
             services.start_sign_in(member, request.user_agent.string)
-            db.session.commit()
             login_user(member, remember=form.remember.data)
             response = htmx.redirect_to(safe_next_url(request.args.get("next")) or url_for("main.dashboard"))
             devices.remember_device(response, member.email)
@@ -61,7 +61,6 @@ def login() -> Response:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     services.end_sign_in(current_user.get_id())
-    db.session.commit()
     # Clear first: logout_user leaves the instruction that deletes the remember-me cookie.
     session.clear()
     logout_user()
@@ -85,10 +84,10 @@ def email_a_link(form: ForgotPasswordForm, page: str, issue: Callable[[str], ser
         return htmx.render(page, form=form, status=429)
     throttle.record("reset", account, ip)
     link = issue(form.email.data)
-    db.session.commit()
     if link is not None:
-        mail.send(link.member.email, subject, template, member=link.member, expires_at=link.expires_at,
-                  link=url_for(endpoint, token=link.token, _external=True))
+        url = url_for(endpoint, token=link.token, _external=True)
+        after_commit(lambda: mail.send(link.member.email, subject, template, member=link.member,
+                                       expires_at=link.expires_at, link=url))
     flash(said, "info")
     return htmx.redirect_to(url_for("auth.login"))
 
@@ -121,9 +120,7 @@ def reset_password(token: str) -> Response:
         try:
             services.reset_password(token, form.password.data)
         except services.ResetLinkInvalid as invalid:
-            db.session.rollback()
             return htmx.render("auth/reset_link_invalid.html", reason=str(invalid), status=410)
-        db.session.commit()
         session.clear()
         logout_user()
         flash("Your password is changed. Sign in with the new one.", "success")

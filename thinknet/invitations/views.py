@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from thinknet import htmx, mail, throttle
 from thinknet.access import public, resubmittable
+from thinknet.database import after_commit
 from thinknet.security import no_store
 from thinknet.extensions import db, limiter
 from thinknet.invitations import services
@@ -33,6 +34,14 @@ def send_invitation_email(invitation: Invitation, token: str) -> bool:
     )
 
 
+def email_the_invitation(invitation: Invitation, token: str) -> None:
+    """After the commit: the link goes out, and the sponsor is told whether it did."""
+    if send_invitation_email(invitation, token):
+        flash(f"Invitation sent to {invitation.email}.", "success")
+    else:
+        flash(NOT_SENT.format(email=invitation.email), "error")
+
+
 def render_page(form: InvitationForm, status: int = 200) -> Response:
     return htmx.render(
         "invitations/index.html",
@@ -52,15 +61,11 @@ def index() -> Response:
     try:
         issued = services.issue_invitation(current_user, form.email.data, form.vouch_note.data)
     except services.InvitationRefused as refused:
-        db.session.rollback()
+        # Next to the field the rule is about; the 422 rolls the request back.
         (getattr(form, refused.field).errors if refused.field else form.form_errors).append(str(refused))
         return render_page(form, 422)
-    db.session.commit()
     if issued.token is not None:
-        if send_invitation_email(issued.invitation, issued.token):
-            flash(f"Invitation sent to {issued.invitation.email}.", "success")
-        else:
-            flash(NOT_SENT.format(email=issued.invitation.email), "error")
+        after_commit(lambda: email_the_invitation(issued.invitation, issued.token))
     else:
         flash(f"Your invitation for {issued.invitation.email} waits for an organizer's approval; "
               "it is emailed once approved.", "info")
@@ -70,17 +75,10 @@ def index() -> Response:
 @bp.route("/<int:invitation_id>/revoke", methods=["POST"])
 def revoke(invitation_id: int) -> Response:
     invitation = services.get_invitation_or_404(invitation_id, own_by=current_user)
-    try:
-        services.revoke_invitation(invitation, current_user)
-    except services.InvitationNotRevocable as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
-        if not htmx.wants_fragment():
-            flash(f"The invitation to {invitation.email} is revoked.", "info")
+    services.revoke_invitation(invitation, current_user)  # a refusal goes back with its message
     if htmx.wants_fragment():
         return htmx.render("invitations/_invitation.html", "invitations/_invitation.html", invitation=invitation)
+    flash(f"The invitation to {invitation.email} is revoked.", "info")
     return htmx.redirect_to(url_for("invitations.index"))
 
 
@@ -108,7 +106,7 @@ def landing(token: str) -> Response:
     except services.InvitationUnusable as unusable:
         if unusable.kind == "unknown":  # guessing at tokens: counted against the address
             throttle.record("join", "", ip)
-            db.session.commit()
+            db.session.commit()  # kept although the answer is a 404, which rolls back the rest
         return unusable_page(unusable)
     form = JoinForm()
     account = f"invitation:{invitation.id}"
@@ -122,7 +120,7 @@ def landing(token: str) -> Response:
     valid = form.validate_on_submit()
     if request.method == "POST" and not form.csrf_token.errors:  # a forged post is refused, not counted
         throttle.record("join", account, ip)
-        db.session.commit()
+        db.session.commit()  # counted whatever comes of the form, a refusal (422) included
     if valid:
         try:
             member = services.redeem_invitation(
@@ -130,10 +128,9 @@ def landing(token: str) -> Response:
                 password=form.password.data, user_agent=request.user_agent.string,
             )
         except services.InvitationUnusable as unusable:
-            db.session.rollback()
             return unusable_page(unusable)
         try:
-            db.session.commit()
+            db.session.commit()  # here, not at the end: a second redemption of the link fails at this commit
         except IntegrityError:
             # Another request redeemed it first; the database kept the second member out.
             db.session.rollback()

@@ -11,7 +11,7 @@ from flask_login import current_user, logout_user
 from thinknet.access import resubmittable
 from thinknet import htmx
 from thinknet.auth import services as auth_services
-from thinknet.extensions import db
+from thinknet.database import after_commit
 from thinknet.me.forms import (
     CalendarChoiceForm,
     DeleteAccountForm,
@@ -64,7 +64,6 @@ def index() -> Response:
     if form.validate_on_submit():
         member_services.update_profile(current_user, name=form.name.data, headline=form.headline.data,
                                        sector=form.sector.data, bio=form.bio.data)
-        db.session.commit()
         flash("Your profile is saved.", "success")
         return htmx.redirect_to(url_for("me.index"))
     return render_page(422 if form.errors else 200, profile_form=form)
@@ -80,7 +79,6 @@ def password() -> Response:
         except auth_services.WrongCredentials:
             form.current_password.errors.append("That is not your current password.")
         else:
-            db.session.commit()
             flash("Your password is changed. You are signed out on every other device.", "success")
             return htmx.redirect_to(url_for("me.index"))
     return render_page(422, password_form=form)
@@ -94,11 +92,9 @@ def leave() -> Response:
         try:
             departure = member_services.leave_group(current_user, form.reason.data or "")
         except member_services.MemberActionRefused as refused:
-            db.session.rollback()
-            form.form_errors.append(str(refused))
+            form.form_errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
-            db.session.commit()
-            tell_promoted_all(departure)
+            after_commit(lambda: tell_promoted_all(departure))
             return signed_out_for_good("You have left the group. Thank you for the breakfasts.")
     return render_page(422, leave_form=form)
 
@@ -109,7 +105,6 @@ def standing() -> Response:
     if form.validate_on_submit():
         answer = RsvpAnswer.YES if form.standing.data == "yes" else None
         answered = meeting_services.set_standing_answer(current_user, answer)
-        db.session.commit()
         if answer is None:
             flash("We will ask you each week.", "success")
         else:
@@ -125,7 +120,6 @@ def calendar_choice() -> Response:
     if form.validate_on_submit():
         current_user.wants_calendar_invites = form.invites.data
         current_user.wants_calendar_feed = form.feed.data
-        db.session.commit()
         flash("Your calendar choices are saved.", "success")
     return htmx.redirect_to(url_for("me.index") + "#calendar")
 
@@ -133,7 +127,6 @@ def calendar_choice() -> Response:
 @bp.route("/calendar/reset", methods=["POST"])
 def reset_calendar_link() -> Response:
     feed.reset_feed(current_user)
-    db.session.commit()
     flash("Your calendar link is new: the old one no longer works. Subscribe again with the link below.", "success")
     return htmx.redirect_to(url_for("me.index") + "#calendar")
 
@@ -142,7 +135,6 @@ def reset_calendar_link() -> Response:
 def sign_out_everywhere() -> Response:
     """Ends every other sign-in of this member (a lost phone, a shared computer); this one stays."""
     auth_services.end_all_sign_ins(current_user, except_token=current_user.sign_in_token)
-    db.session.commit()
     flash("You are signed out on every other device.", "success")
     return htmx.redirect_to(url_for("me.index"))
 
@@ -172,11 +164,9 @@ def delete() -> Response:
             try:
                 departure = member_services.delete_account(current_user)
             except member_services.MemberActionRefused as refused:
-                db.session.rollback()
-                form.form_errors.append(str(refused))
+                form.form_errors.append(str(refused))  # with the form; the 422 rolls the request back
             else:
-                db.session.commit()
-                tell_promoted_all(departure)
+                after_commit(lambda: tell_promoted_all(departure))
                 return signed_out_for_good(
                     "Your account is deleted and your personal data removed. Thank you for the breakfasts.")
     return render_page(422, delete_form=form)

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from thinknet import calendar, htmx, mail
 from thinknet.access import organizers_only, public, resubmittable, safe_next_url
-from thinknet.database import commit_then_read
+from thinknet.database import after_commit, commit_then_read
 from thinknet.extensions import db
 from thinknet.routing import page_number
 from thinknet.meetings import feed, invites, services
@@ -88,7 +88,7 @@ def rsvp(meeting_id: int) -> Response:
         else:
             commit_then_read()
             meeting = change.meeting
-            tell_promoted(meeting, change.promoted)
+            after_commit(lambda: tell_promoted(change.meeting, change.promoted))
     else:
         error = "Choose yes, maybe or no."
     meeting = meeting or db.get_or_404(Meeting, meeting_id)
@@ -108,14 +108,8 @@ def rsvp(meeting_id: int) -> Response:
 @organizers_only
 def confirm_attendance(meeting_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
-    try:
-        services.confirm_attendance(meeting, current_user)
-    except services.AttendanceRefused as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
-        flash("Attendance is recorded.", "success")
+    services.confirm_attendance(meeting, current_user)  # a refusal goes back with its message
+    flash("Attendance is recorded.", "success")
     return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#attendance")
 
 
@@ -123,13 +117,7 @@ def confirm_attendance(meeting_id: int) -> Response:
 @organizers_only
 def toggle_attendance(meeting_id: int, member_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
-    try:
-        services.toggle_attendance(meeting, member_id, current_user)
-    except services.AttendanceRefused as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-        return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id))
-    db.session.commit()
+    services.toggle_attendance(meeting, member_id, current_user)  # a refusal goes back with its message
     if htmx.wants_fragment():
         row = next(r for r in services.attendance_sheet(meeting) if r.member.id == member_id)
         return htmx.render("meetings/_attendance_row.html", "meetings/_attendance_row.html", meeting=meeting, row=row)
@@ -145,10 +133,8 @@ def add_takeaway(meeting_id: int) -> Response:
         try:
             services.add_takeaway(meeting, current_user, form.body.data)
         except services.TakeawayRefused as refused:
-            db.session.rollback()
-            form.form_errors.append(str(refused))
+            form.form_errors.append(str(refused))  # with what was written; the 422 rolls the request back
         else:
-            db.session.commit()
             if not htmx.wants_fragment():
                 return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#takeaways")
             form = TakeawayForm(formdata=None)
@@ -166,7 +152,6 @@ def add_takeaway(meeting_id: int) -> Response:
 def close_agenda(meeting_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
     moved = topic_services.roll_over(meeting)
-    db.session.commit()
     flash(f"{moved} undiscussed topic{'s' if moved != 1 else ''} moved to the next session.", "success")
     return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#agenda")
 

@@ -14,6 +14,7 @@ from thinknet.access import public
 from thinknet.auth import services as auth_services
 from thinknet.auth.forms import ForgotPasswordForm
 from thinknet.auth.views import email_a_link
+from thinknet.database import after_commit
 from thinknet.extensions import db, limiter
 from thinknet.forms import Form
 from thinknet.me.views import own_data_file
@@ -81,11 +82,9 @@ def open_link(token: str) -> Response:
         if form.validate_on_submit():
             member = auth_services.use_own_data_link(token)
     except auth_services.ResetLinkInvalid as invalid:
-        db.session.rollback()
         return htmx.render("auth/reset_link_invalid.html", reason=str(invalid), again="own_data.ask", status=410)
     if member is None:
         return htmx.render("own_data/open.html", form=form)
-    db.session.commit()
     session.clear()
     session[GRANT] = {"member": member.id, "until": int(time.time()) + GRANT_SECONDS}
     return htmx.redirect_to(url_for("own_data.manage"))
@@ -114,9 +113,7 @@ def delete() -> Response:
     if not form.validate_on_submit():
         return htmx.render("own_data/manage.html", member=member, form=form, status=422)
     departure = member_services.delete_account(member)
-    db.session.commit()
-    for meeting, promoted in departure.promoted:
-        tell_promoted(meeting, promoted)
+    after_commit(lambda: [tell_promoted(meeting, promoted) for meeting, promoted in departure.promoted])
     session.clear()
     flash("Your account is deleted and your personal data removed. Thank you for the breakfasts.", "info")
     return htmx.redirect_to(url_for("auth.login"))

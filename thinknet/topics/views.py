@@ -43,10 +43,8 @@ def new() -> Response:
             topic = services.post_topic(current_user, title=form.title.data, details=form.details.data or "",
                                         anonymous=form.anonymous.data, meeting=meeting)
         except services.TopicRefused as refused:
-            db.session.rollback()
-            form.form_errors.append(str(refused))
+            form.form_errors.append(str(refused))  # shown with the form, which keeps what was typed
         else:
-            db.session.commit()
             flash("Your topic is posted" + (" anonymously." if topic.anonymous else "."), "success")
             return htmx.redirect_to(url_for("topics.show", topic_id=topic.id))
     return htmx.render("topics/new.html", form=form, next_meeting=next_meeting,
@@ -76,10 +74,8 @@ def edit(topic_id: int) -> Response:
             services.edit_topic(topic, current_user, title=form.title.data, details=form.details.data or "",
                                 anonymous=form.anonymous.data)
         except services.TopicRefused as refused:
-            db.session.rollback()
-            form.form_errors.append(str(refused))
+            form.form_errors.append(str(refused))  # shown with the form, which keeps what was typed
         else:
-            db.session.commit()
             flash("Your topic is saved.", "success")
             return htmx.redirect_to(url_for("topics.show", topic_id=topic.id))
     return htmx.render("topics/edit.html", form=form, topic=topic, status=422 if form.errors or form.form_errors else 200)
@@ -87,15 +83,8 @@ def edit(topic_id: int) -> Response:
 
 @bp.route("/<int:topic_id>/withdraw", methods=["POST"])
 def withdraw(topic_id: int) -> Response:
-    topic = services.get_topic_or_404(topic_id, own_by=current_user)
-    try:
-        services.withdraw_topic(topic, current_user)
-    except services.TopicRefused as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
-        flash("Your topic is withdrawn.", "info")
+    services.withdraw_topic(services.get_topic_or_404(topic_id, own_by=current_user), current_user)
+    flash("Your topic is withdrawn.", "info")
     return htmx.redirect_to(url_for("topics.index"))
 
 
@@ -121,13 +110,7 @@ def vote(topic_id: int) -> Response:
 
 def organizer_topic_action(topic_id: int, act) -> Response:
     topic = services.get_topic_or_404(topic_id)
-    try:
-        act(topic)
-    except services.TopicRefused as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
+    act(topic)  # a refusal goes back where the organizer was, with its message (errors.Refused)
     default = url_for("meetings.show", meeting_id=topic.meeting_id) + "#agenda" if topic.meeting_id else \
         url_for("topics.show", topic_id=topic.id)
     return htmx.redirect_to(back(default))
