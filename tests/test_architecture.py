@@ -31,3 +31,21 @@ def test_views_leave_committing_to_the_one_commit_point():
     assert unexplained == []
     commits = sum(path.read_text().count("db.session.commit()") for path in PACKAGE.rglob("views.py"))
     assert commits <= 5  # sign-in's counted attempt (2) and joining's (3); today's views had 38
+
+
+def test_the_daily_job_drops_brute_force_counters_past_every_window(app, runner):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from thinknet.extensions import db
+    from thinknet.models import Attempt, utcnow
+
+    with app.app_context():
+        db.session.add_all([Attempt(kind="sign_in", account="old@example.org", at=utcnow() - timedelta(days=2)),
+                            Attempt(kind="sign_in", account="new@example.org")])
+        db.session.commit()
+    assert runner.invoke(args=["schedule-ahead"]).exit_code == 0
+    with app.app_context():
+        assert db.session.scalars(select(Attempt.account)).all() == ["new@example.org"]
+        assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1

@@ -99,7 +99,9 @@ def demo(force: bool, if_empty: bool) -> None:
 @click.command("schedule-ahead")
 @with_appcontext
 def schedule_ahead() -> None:
-    """Keeps the next 8 weeks scheduled and rolls undiscussed topics over (run it from cron, daily)."""
+    """Keeps the next 8 weeks scheduled, rolls undiscussed topics over and drops old brute-force counters
+    (run it from cron, daily)."""
+    from thinknet import throttle
     from thinknet.meetings.services import WEEKS_AHEAD, active_series
     from thinknet.meetings.services import schedule_ahead as schedule
     from thinknet.topics.services import roll_over_past
@@ -107,6 +109,7 @@ def schedule_ahead() -> None:
     series = active_series()
     created = schedule(series) if series else []
     rolled = roll_over_past()
+    throttle.prune()  # counters past every window are of no more use
     db.session.commit()
     if series is None:
         click.echo("No weekly series is set up yet; nothing to schedule.")

@@ -1,18 +1,9 @@
-"""The one place that decides page or fragment, and writes htmx's response headers (redirects, triggers, Vary)."""
+"""The one place that decides page or fragment, and writes htmx's response headers (redirects, Vary)."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Flask, Response, make_response, redirect, render_template, request
-
-# htmx-flask's make_response rejects valid swap styles ("beforebegin" "afterbegin" run together in its
-# list), so the HX-* response headers are written here.
-SWAP_STYLES = frozenset(
-    {"innerHTML", "outerHTML", "textContent", "beforebegin", "afterbegin", "beforeend", "afterend",
-     "delete", "none"}
-)
-
 
 def is_htmx() -> bool:
     return bool(getattr(request, "htmx", False))
@@ -47,25 +38,6 @@ def redirect_to(location: str) -> Response:
         response.headers["HX-Redirect"] = location
         return response
     return redirect(location, code=303)
-
-
-def trigger(response: Response, event: str, detail: Any = None) -> Response:
-    """Adds an event to HX-Trigger, merged with any already set."""
-    existing = response.headers.get("HX-Trigger")
-    events: dict[str, Any] = {}
-    if existing:
-        events = json.loads(existing) if existing.startswith("{") else {name.strip(): None for name in existing.split(",")}
-    events[event] = detail
-    response.headers["HX-Trigger"] = json.dumps(events)
-    return response
-
-
-def reswap(response: Response, style: str) -> Response:
-    if style.split()[0] not in SWAP_STYLES:
-        raise ValueError(f"unknown swap style: {style}")
-    response.headers["HX-Reswap"] = style
-    return response
-
 
 
 def init_app(app: Flask) -> None:

@@ -101,7 +101,7 @@ def rsvp(meeting_id: int) -> Response:
     body = render_template("meetings/_rsvp.html", next_url=back, **context) + render_template(
         "meetings/_coming.html", oob=True, **context)
     response = htmx.make_fragment_response(body, status=422 if error else 200)
-    return htmx.trigger(response, "rsvp-changed", {"meeting": meeting.id}) if not error else response
+    return response
 
 
 @bp.route("/<int:meeting_id>/attendance", methods=["POST"])

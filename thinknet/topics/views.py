@@ -102,7 +102,7 @@ def vote(topic_id: int) -> Response:
     if htmx.wants_fragment():
         response = htmx.render("topics/_vote.html", "topics/_vote.html",
                                view=services.topic_view(topic, current_user), status=422 if error else 200)
-        return response if error else htmx.trigger(response, "topic-voted", {"topic": topic_id})
+        return response
     if error:
         flash(error, "error")
     return htmx.redirect_to(back(url_for("topics.show", topic_id=topic_id)))
