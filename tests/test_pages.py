@@ -9,7 +9,7 @@ from sqlalchemy import select
 from conftest import sign_in
 from thinknet.demo import MEMBER_LOGIN, ORGANIZER_LOGIN, load_demo
 from thinknet.extensions import db
-from thinknet.meetings.services import next_meeting
+from thinknet.meetings.queries import next_meeting
 from thinknet.models import Meeting, Member, utcnow
 from thinknet.topics.services import post_topic
 

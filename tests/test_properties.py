@@ -16,7 +16,7 @@ from sqlalchemy import select
 from conftest import csrf_token
 from thinknet.extensions import db
 from thinknet.forms import without_control_characters, on_one_line
-from thinknet.meetings import services as meetings
+from thinknet.meetings import rsvps, schedule
 from thinknet.models import Meeting, Member, Rsvp, RsvpAnswer, Topic, utcnow
 
 TRICKY = ["<script>alert(1)</script>", "' OR 1=1 --", "\x00\x01\x1b[31mred", "日本語のテキスト 🍳", "a\u202eb",
@@ -155,18 +155,18 @@ class Waitlist(RuleBasedStateMachine):
 
     @rule(who=st.integers(0, 7), answer=st.sampled_from(list(RsvpAnswer)))
     def answer(self, who, answer):
-        meetings.set_rsvp(self.members[who], self.meeting.id, answer)
+        rsvps.set_rsvp(self.members[who], self.meeting.id, answer)
         db.session.commit()
 
     @rule(seats=st.one_of(st.none(), st.integers(1, 6)))
     def change_seats(self, seats):
         local = self.meeting.starts_at
-        values = meetings.MeetingValues(day=local.date(), start_time=time(local.hour, local.minute),
+        values = schedule.MeetingValues(day=local.date(), start_time=time(local.hour, local.minute),
                                         duration_minutes=60, venue_name="Café", venue_address="", seat_limit=seats)
         try:
-            meetings.update_meeting(self.meeting, self.organizer, values)
+            schedule.update_meeting(self.meeting, self.organizer, values)
             db.session.commit()
-        except meetings.MeetingChangeRefused:
+        except schedule.MeetingChangeRefused:
             db.session.rollback()
 
     @invariant()

@@ -102,8 +102,9 @@ def schedule_ahead() -> None:
     """Keeps the next 8 weeks scheduled, rolls undiscussed topics over and drops old brute-force counters
     (run it from cron, daily)."""
     from thinknet import throttle
-    from thinknet.meetings.services import WEEKS_AHEAD, active_series
-    from thinknet.meetings.services import schedule_ahead as schedule
+    from thinknet.meetings.queries import WEEKS_AHEAD
+    from thinknet.meetings.schedule import active_series
+    from thinknet.meetings.schedule import schedule_ahead as schedule
     from thinknet.topics.services import roll_over_past
 
     series = active_series()

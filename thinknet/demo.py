@@ -8,7 +8,7 @@ from datetime import date, time, timedelta
 
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
-from thinknet.meetings.services import schedule_ahead, series_days, series_times
+from thinknet.meetings.schedule import schedule_ahead, series_days, series_times
 from thinknet.models import (
     Attendance,
     Invitation,

@@ -17,10 +17,10 @@ from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.invitations.views import send_invitation_email
 from thinknet.meetings import invites
-from thinknet.meetings import services as meeting_services
+from thinknet.meetings import queries, schedule
 from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
-from thinknet.models import Invitation, Meeting, Member, Settings
+from thinknet.models import Invitation, Meeting, Member, Settings, utcnow
 from thinknet.templating import local_time
 from thinknet.topics import services as topic_services
 
@@ -153,34 +153,34 @@ def settings() -> Response:
 @bp.route("/series", methods=["GET", "POST"])
 @resubmittable
 def series() -> Response:
-    current = meeting_services.active_series()
+    current = schedule.active_series()
     form = SeriesForm(obj=current)
     if current is None and not form.is_submitted():
         form.weekday.data, form.start_time.data, form.duration_minutes.data = 2, time(6, 30), 60
         form.timezone.data = Settings.get().timezone
     if form.validate_on_submit():
-        values = meeting_services.SeriesValues(
+        values = schedule.SeriesValues(
             weekday=form.weekday.data, start_time=form.start_time.data, duration_minutes=form.duration_minutes.data,
             timezone=form.timezone.data, venue_name=form.venue_name.data, venue_address=form.venue_address.data or "",
             seat_limit=form.seat_limit.data,
         )
-        _, created = meeting_services.save_series(current_user, values)
+        _, created = schedule.save_series(current_user, values)
         flash(f"The weekly series is saved; {len(created)} new session{'s' if len(created) != 1 else ''} scheduled.",
               "success")
         return htmx.redirect_to(url_for("admin.meetings"))
     return htmx.render("admin/series.html", form=form, status=422 if form.errors else 200)
 
 
-def _meeting_values(form: MeetingForm) -> meeting_services.MeetingValues:
-    return meeting_services.MeetingValues(
+def _meeting_values(form: MeetingForm) -> schedule.MeetingValues:
+    return schedule.MeetingValues(
         day=form.day.data, start_time=form.start_time.data, duration_minutes=form.duration_minutes.data,
         venue_name=form.venue_name.data, venue_address=form.venue_address.data or "", seat_limit=form.seat_limit.data,
     )
 
 
 def render_meetings(form: MeetingForm, status: int = 200) -> Response:
-    return htmx.render("admin/meetings.html", meetings=meeting_services.upcoming_meetings(),
-                       series=meeting_services.active_series(), form=form, status=status,
+    return htmx.render("admin/meetings.html", meetings=queries.upcoming_meetings(),
+                       series=schedule.active_series(), form=form, status=status,
                        invite_form=InviteWeeksForm(formdata=None, weeks=4))
 
 
@@ -189,15 +189,15 @@ def render_meetings(form: MeetingForm, status: int = 200) -> Response:
 def meetings() -> Response:
     form = MeetingForm()
     if not form.is_submitted():
-        series = meeting_services.active_series()
+        series = schedule.active_series()
         form.start_time.data = series.start_time if series else time(6, 30)
         form.duration_minutes.data = series.duration_minutes if series else 60
         if series:
             form.venue_name.data, form.venue_address.data = series.venue_name, series.venue_address
     if form.validate_on_submit():
         try:
-            meeting = meeting_services.add_meeting(current_user, _meeting_values(form))
-        except meeting_services.MeetingChangeRefused as refused:
+            meeting = schedule.add_meeting(current_user, _meeting_values(form))
+        except schedule.MeetingChangeRefused as refused:
             form.day.errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
             flash("The session is added.", "success")
@@ -233,8 +233,8 @@ def meeting(meeting_id: int) -> Response:
     form = MeetingForm() if request.method == "POST" else prefilled_meeting_form(meeting)
     if form.validate_on_submit():
         try:
-            promoted = meeting_services.update_meeting(meeting, current_user, _meeting_values(form))
-        except meeting_services.MeetingChangeRefused as refused:
+            promoted = schedule.update_meeting(meeting, current_user, _meeting_values(form))
+        except schedule.MeetingChangeRefused as refused:
             form.day.errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
             after_commit(lambda: tell_promoted(meeting, promoted))
@@ -254,8 +254,8 @@ def cancel_meeting(meeting_id: int) -> Response:
     form = ReasonForm()
     if form.validate_on_submit():
         try:
-            meeting_services.cancel_meeting(meeting, current_user, form.reason.data.strip())
-        except meeting_services.MeetingChangeRefused as refused:
+            schedule.cancel_meeting(meeting, current_user, form.reason.data.strip())
+        except schedule.MeetingChangeRefused as refused:
             form.form_errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
             topic_services.roll_over(meeting)
@@ -271,7 +271,7 @@ def cancel_meeting(meeting_id: int) -> Response:
 @bp.route("/meetings/<int:meeting_id>/invites", methods=["POST"])
 def send_meeting_invites(meeting_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
-    if meeting.starts_at <= meeting_services.utcnow():
+    if meeting.starts_at <= utcnow():
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
     deliveries = invites.queue_invites([meeting])

@@ -10,7 +10,7 @@ from thinknet import htmx
 from thinknet.access import public
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
-from thinknet.meetings import services as meeting_services
+from thinknet.meetings import attendance, queries
 from thinknet.meetings.views import rsvp_context
 from thinknet.pagecache import cached_page
 from thinknet.topics import services as topic_services
@@ -23,12 +23,12 @@ TOP_TOPICS = 3
 @bp.route("/")
 @cached_page
 def dashboard() -> Response:
-    meeting = meeting_services.next_meeting()
+    meeting = queries.next_meeting()
     context = rsvp_context(meeting) if meeting else {}
     organizer_todo = None
     if current_user.is_organizer:
         organizer_todo = {
-            "attendance": meeting_services.meetings_needing_attendance(),
+            "attendance": attendance.meetings_needing_attendance(),
             "approvals": invitation_services.awaiting_approval_count(),
         }
     return htmx.render(

@@ -22,7 +22,7 @@ from thinknet.me.forms import (
 )
 from thinknet.meetings import feed
 from thinknet.meetings.views import tell_promoted
-from thinknet.meetings import services as meeting_services
+from thinknet.meetings import rsvps
 from thinknet.models import Member, RsvpAnswer
 from thinknet.members import services as member_services
 
@@ -104,7 +104,7 @@ def standing() -> Response:
     form = StandingAnswerForm()
     if form.validate_on_submit():
         answer = RsvpAnswer.YES if form.standing.data == "yes" else None
-        answered = meeting_services.set_standing_answer(current_user, answer)
+        answered = rsvps.set_standing_answer(current_user, answer)
         if answer is None:
             flash("We will ask you each week.", "success")
         else:

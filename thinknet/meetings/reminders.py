@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select, update
 
 from thinknet import mail
 from thinknet.extensions import db
-from thinknet.meetings.services import rsvp_cutoff, turnout
+from thinknet.meetings.rsvps import rsvp_cutoff, turnout
 from thinknet.models import Attendance, Meeting, MeetingState, Member, MemberStatus, Role, utcnow
 
 LAPSE_MEETINGS = 4

@@ -11,9 +11,9 @@ from thinknet.access import organizers_only, public, resubmittable, safe_next_ur
 from thinknet.database import after_commit, commit_then_read
 from thinknet.extensions import db
 from thinknet.routing import page_number
-from thinknet.meetings import feed, invites, services
+from thinknet.meetings import attendance, feed, invites, queries, rsvps, takeaways
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
-from thinknet.models import Meeting, Member, RsvpAnswer
+from thinknet.models import Meeting, Member, RsvpAnswer, utcnow
 from thinknet.pagecache import cached_page, page_cache
 from thinknet.topics import services as topic_services
 
@@ -23,10 +23,10 @@ calendar_bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
 def rsvp_context(meeting: Meeting, error: str | None = None) -> dict[str, Any]:
     """What the RSVP block and the who's-coming block need; the dashboard and the meeting page share it."""
-    seen = services.turnout(meeting)
-    state = services.rsvp_state(meeting, current_user, seen)
+    seen = rsvps.turnout(meeting)
+    state = rsvps.rsvp_state(meeting, current_user, seen)
     return {"meeting": meeting, "turnout": seen, "rsvp": state, "rsvp_error": error,
-            "late_changes": services.late_changes(seen, state.cutoff, current_user)}
+            "late_changes": rsvps.late_changes(seen, state.cutoff, current_user)}
 
 
 def tell_promoted(meeting: Meeting, promoted: list[Member]) -> None:
@@ -42,9 +42,9 @@ def tell_promoted(meeting: Meeting, promoted: list[Member]) -> None:
 @cached_page
 def index() -> Response:
     page = page_number()
-    past = services.past_meetings(page)
-    return htmx.render("meetings/index.html", upcoming=services.upcoming_meetings(), past=past[:services.PAST_PAGE_SIZE],
-                       page=page, more_past=len(past) > services.PAST_PAGE_SIZE)
+    past = queries.past_meetings(page)
+    return htmx.render("meetings/index.html", upcoming=queries.upcoming_meetings(), past=past[:queries.PAST_PAGE_SIZE],
+                       page=page, more_past=len(past) > queries.PAST_PAGE_SIZE)
 
 
 def agenda_context(meeting: Meeting, is_past: bool) -> dict[str, Any]:
@@ -53,17 +53,17 @@ def agenda_context(meeting: Meeting, is_past: bool) -> dict[str, Any]:
 
 
 def render_show(meeting: Meeting, takeaway_form: TakeawayForm | None = None, status: int = 200) -> Response:
-    is_past = meeting.starts_at <= services.utcnow()
+    is_past = meeting.starts_at <= utcnow()
     return htmx.render(
         "meetings/show.html", **rsvp_context(meeting),
         **agenda_context(meeting, is_past),
         is_past=is_past,
-        sheet=services.attendance_sheet(meeting) if is_past and current_user.is_organizer else None,
-        attendees=services.attendees(meeting) if is_past else [],
-        takeaways=services.takeaways(meeting) if is_past else [],
-        can_add_takeaway=services.can_add_takeaway(meeting, current_user),
+        sheet=attendance.attendance_sheet(meeting) if is_past and current_user.is_organizer else None,
+        attendees=attendance.attendees(meeting) if is_past else [],
+        takeaways=takeaways.takeaways(meeting) if is_past else [],
+        can_add_takeaway=takeaways.can_add_takeaway(meeting, current_user),
         takeaway_form=takeaway_form or TakeawayForm(formdata=None),
-        later_meetings=services.upcoming_meetings() if current_user.is_organizer else [],
+        later_meetings=queries.upcoming_meetings() if current_user.is_organizer else [],
         status=status,
     )
 
@@ -81,8 +81,8 @@ def rsvp(meeting_id: int) -> Response:
     error, meeting = None, None
     if form.validate_on_submit():  # before the lock: the form holds no one up
         try:
-            change = services.set_rsvp(current_user, meeting_id, RsvpAnswer(form.answer.data))
-        except services.RsvpRefused as refused:
+            change = rsvps.set_rsvp(current_user, meeting_id, RsvpAnswer(form.answer.data))
+        except rsvps.RsvpRefused as refused:
             db.session.rollback()
             error = str(refused)
         else:
@@ -108,7 +108,7 @@ def rsvp(meeting_id: int) -> Response:
 @organizers_only
 def confirm_attendance(meeting_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
-    services.confirm_attendance(meeting, current_user)  # a refusal goes back with its message
+    attendance.confirm_attendance(meeting, current_user)  # a refusal goes back with its message
     flash("Attendance is recorded.", "success")
     return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#attendance")
 
@@ -117,9 +117,9 @@ def confirm_attendance(meeting_id: int) -> Response:
 @organizers_only
 def toggle_attendance(meeting_id: int, member_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
-    services.toggle_attendance(meeting, member_id, current_user)  # a refusal goes back with its message
+    attendance.toggle_attendance(meeting, member_id, current_user)  # a refusal goes back with its message
     if htmx.wants_fragment():
-        row = next(r for r in services.attendance_sheet(meeting) if r.member.id == member_id)
+        row = next(r for r in attendance.attendance_sheet(meeting) if r.member.id == member_id)
         return htmx.render("meetings/_attendance_row.html", "meetings/_attendance_row.html", meeting=meeting, row=row)
     return htmx.redirect_to(url_for("meetings.show", meeting_id=meeting.id) + "#attendance")
 
@@ -131,8 +131,8 @@ def add_takeaway(meeting_id: int) -> Response:
     form = TakeawayForm()
     if form.validate_on_submit():
         try:
-            services.add_takeaway(meeting, current_user, form.body.data)
-        except services.TakeawayRefused as refused:
+            takeaways.add_takeaway(meeting, current_user, form.body.data)
+        except takeaways.TakeawayRefused as refused:
             form.form_errors.append(str(refused))  # with what was written; the 422 rolls the request back
         else:
             if not htmx.wants_fragment():
@@ -143,8 +143,8 @@ def add_takeaway(meeting_id: int) -> Response:
         # Without JavaScript the whole page comes back, with what was written still in the form.
         return render_show(meeting, takeaway_form=form, status=status)
     return htmx.render("meetings/_takeaways.html", "meetings/_takeaways.html", meeting=meeting,
-                       takeaways=services.takeaways(meeting), takeaway_form=form,
-                       can_add_takeaway=services.can_add_takeaway(meeting, current_user), status=status)
+                       takeaways=takeaways.takeaways(meeting), takeaway_form=form,
+                       can_add_takeaway=takeaways.can_add_takeaway(meeting, current_user), status=status)
 
 
 @bp.route("/<int:meeting_id>/close-agenda", methods=["POST"])

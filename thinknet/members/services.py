@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from thinknet.audit import record
 from thinknet.auth.services import DELETED_PASSWORD, end_all_sign_ins, find_member_by_email, hash_password
 from thinknet.extensions import db
-from thinknet.meetings.services import withdraw_upcoming_rsvps
+from thinknet.meetings.rsvps import withdraw_upcoming_rsvps
 from thinknet.models import (
     LIVE_INVITATION_STATES,
     Attendance,

@@ -10,7 +10,7 @@ from thinknet.access import organizers_only, resubmittable, safe_next_url
 from thinknet.database import commit_then_read
 from thinknet.extensions import db
 from thinknet.routing import page_number
-from thinknet.meetings import services as meeting_services
+from thinknet.meetings import queries
 from thinknet.pagecache import cached_page
 from thinknet.templating import format_when
 from thinknet.topics import services
@@ -36,7 +36,7 @@ def index() -> Response:
 @resubmittable
 def new() -> Response:
     form = NewTopicForm()
-    next_meeting = meeting_services.next_meeting()
+    next_meeting = queries.next_meeting()
     if form.validate_on_submit():
         meeting = next_meeting if form.when.data == "next" else None
         try:
@@ -59,7 +59,7 @@ def show(topic_id: int) -> Response:
     if current_user.is_organizer:
         move_form = MoveTopicForm(formdata=None)
         move_form.meeting_id.choices = [SelectChoice(str(m.id), format_when(m.starts_at))
-                                        for m in meeting_services.upcoming_meetings()
+                                        for m in queries.upcoming_meetings()
                                         if not m.is_cancelled and m.id != topic.meeting_id]
     return htmx.render("topics/show.html", view=services.topic_view(topic, current_user), move_form=move_form)
 
@@ -144,9 +144,9 @@ def discussed(topic_id: int) -> Response:
 @organizers_only
 def move(topic_id: int) -> Response:
     form = MoveTopicForm()
-    form.meeting_id.choices = [SelectChoice(str(m.id)) for m in meeting_services.upcoming_meetings()]
+    form.meeting_id.choices = [SelectChoice(str(m.id)) for m in queries.upcoming_meetings()]
     if not form.validate_on_submit():
         flash("Choose an upcoming session to move the topic to.", "error")
         return htmx.redirect_to(url_for("topics.show", topic_id=topic_id))
-    meeting = meeting_services.get_meeting(form.meeting_id.data)
+    meeting = queries.get_meeting(form.meeting_id.data)
     return organizer_topic_action(topic_id, lambda t: services.move_topic(t, current_user, meeting))
