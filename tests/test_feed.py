@@ -7,9 +7,9 @@ import pytest
 
 from conftest import csrf_token
 from ical_checks import check_ics
-from thinknet import calendar
+from thinknet.calendar import ics as ical
 from thinknet.extensions import db
-from thinknet.meetings import feed
+from thinknet.calendar import feed
 from thinknet.models import Attendance, Meeting, MeetingState, Member, Takeaway, Topic, TopicState
 from thinknet.pagecache import page_cache
 
@@ -72,7 +72,7 @@ def test_the_feed_answers_conditional_requests_with_304(app, signed_in, make_mee
     with monkeypatch.context() as patch:  # a 304 never builds the calendar, kept or not
         with app.app_context():
             page_cache().clear()
-        patch.setattr(calendar, "feed", lambda *args: pytest.fail("the calendar was built for a 304"))
+        patch.setattr(ical, "feed", lambda *args: pytest.fail("the calendar was built for a 304"))
         assert signed_in.get(path, headers={"If-None-Match": etag}).status_code == 304
         assert signed_in.get(path, headers={"If-Modified-Since": modified}).status_code == 304
     with app.app_context():

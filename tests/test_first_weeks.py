@@ -21,7 +21,7 @@ from servers import free_port
 from thinknet.audit import record
 from thinknet.extensions import db
 from thinknet.invitations.services import issue_invitation, redeem_invitation
-from thinknet.meetings.feed import feed_token
+from thinknet.calendar.feed import feed_token
 from thinknet.models import (
     AuditEvent,
     InviteDelivery,

@@ -13,7 +13,7 @@ from conftest import PASSWORD, csrf_token, sign_in
 from thinknet.auth.services import request_password_reset
 from thinknet.extensions import db
 from thinknet.invitations.services import issue_invitation
-from thinknet.meetings.feed import feed_token
+from thinknet.calendar.feed import feed_token
 from thinknet.models import AuditEvent, Member, MemberStatus, Topic, TopicState
 
 ROLES = ["visitor", "newcomer", "member_a", "member_b", "suspended", "organizer"]

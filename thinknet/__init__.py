@@ -39,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.main.views import bp as main_bp
     from thinknet.me.views import bp as me_bp
     from thinknet.meetings.views import bp as meetings_bp
-    from thinknet.meetings.views import calendar_bp
+    from thinknet.calendar.views import bp as calendar_bp
     from thinknet.topics.views import bp as topics_bp
     from thinknet.members.views import bp as members_bp
     from thinknet.own_data.views import bp as own_data_bp

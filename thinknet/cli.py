@@ -124,7 +124,7 @@ def schedule_ahead() -> None:
 def send_reminders() -> None:
     """Sends what is due: cut-off headcounts, lapse nudges, invites left unsent (cron, every few minutes)."""
     from thinknet import mail
-    from thinknet.meetings.invites import retry_pending
+    from thinknet.calendar.itip import retry_pending
     from thinknet.meetings.reminders import send_cutoff_headcounts, send_lapse_nudges
 
     with mail.links_context(current_app._get_current_object()):

@@ -16,7 +16,7 @@ from thinknet.database import after_commit
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.invitations.views import send_invitation_email
-from thinknet.meetings import invites
+from thinknet.calendar import itip
 from thinknet.meetings import queries, schedule
 from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
@@ -217,13 +217,13 @@ def prefilled_meeting_form(meeting: Meeting) -> MeetingForm:
 
 def render_meeting(meeting: Meeting, form: MeetingForm, cancel_form: ReasonForm, status: int = 200) -> Response:
     return htmx.render("admin/meeting.html", meeting=meeting, form=form, cancel_form=cancel_form, status=status,
-                       report=invites.delivery_report(meeting) if meeting.invites_sent_at else None)
+                       report=itip.delivery_report(meeting) if meeting.invites_sent_at else None)
 
 
 def send_invites(deliveries: list) -> None:
     """Sends after the response: a page never waits on a mail server."""
     invites_ids = [delivery.id for delivery in deliveries]
-    mail.run_in_background(current_app._get_current_object(), invites.deliver, invites_ids)
+    mail.run_in_background(current_app._get_current_object(), itip.deliver, invites_ids)
 
 
 @bp.route("/meetings/<int:meeting_id>", methods=["GET", "POST"])
@@ -259,7 +259,7 @@ def cancel_meeting(meeting_id: int) -> Response:
             form.form_errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
             topic_services.roll_over(meeting)
-            cancellations = invites.queue_cancellations(meeting) if meeting.invites_sent_at else []
+            cancellations = itip.queue_cancellations(meeting) if meeting.invites_sent_at else []
             after_commit(lambda: send_invites(cancellations))
             flash("The session is cancelled; its topics move to the next session"
                   + (f", and {len(cancellations)} calendar cancellations are on their way." if cancellations else "."),
@@ -274,7 +274,7 @@ def send_meeting_invites(meeting_id: int) -> Response:
     if meeting.starts_at <= utcnow():
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
-    deliveries = invites.queue_invites([meeting])
+    deliveries = itip.queue_invites([meeting])
     after_commit(lambda: send_invites(deliveries))
     flash(f"Sending {'the update' if meeting.sequence else 'invites'} to {len(deliveries)} "
           f"member{'s' if len(deliveries) != 1 else ''}.", "success")
@@ -287,8 +287,8 @@ def send_upcoming_invites() -> Response:
     if not form.validate_on_submit():
         flash("Choose from 1 to 8 weeks.", "error")
         return htmx.redirect_to(url_for("admin.meetings"))
-    meetings = invites.upcoming_for_invites(form.weeks.data)
-    deliveries = invites.queue_invites(meetings)
+    meetings = itip.upcoming_for_invites(form.weeks.data)
+    deliveries = itip.queue_invites(meetings)
     after_commit(lambda: send_invites(deliveries))
     flash(f"Sending invites for {len(meetings)} session{'s' if len(meetings) != 1 else ''} "
           f"({len(deliveries)} messages).", "success")

@@ -20,7 +20,7 @@ from thinknet.me.forms import (
     ProfileForm,
     StandingAnswerForm,
 )
-from thinknet.meetings import feed
+from thinknet.calendar import feed
 from thinknet.meetings.views import tell_promoted
 from thinknet.meetings import rsvps
 from thinknet.models import Member, RsvpAnswer

@@ -3,22 +3,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, make_response, render_template, request, url_for
+from flask import Blueprint, Response, flash, make_response, render_template, url_for
 from flask_login import current_user
 
-from thinknet import calendar, htmx, mail
-from thinknet.access import organizers_only, public, resubmittable, safe_next_url
+from thinknet import htmx, mail
+from thinknet.access import organizers_only, resubmittable, safe_next_url
 from thinknet.database import after_commit, commit_then_read
 from thinknet.extensions import db
 from thinknet.routing import page_number
-from thinknet.meetings import attendance, feed, invites, queries, rsvps, takeaways
+from thinknet.calendar import ics, itip
+from thinknet.meetings import attendance, queries, rsvps, takeaways
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
 from thinknet.models import Meeting, Member, RsvpAnswer, utcnow
-from thinknet.pagecache import cached_page, page_cache
+from thinknet.pagecache import cached_page
 from thinknet.topics import services as topic_services
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
-calendar_bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
 
 def rsvp_context(meeting: Meeting, error: str | None = None) -> dict[str, Any]:
@@ -160,38 +160,9 @@ def close_agenda(meeting_id: int) -> Response:
 def download(meeting_id: int) -> Response:
     """The session as a file to save into a calendar (no METHOD, no attendees)."""
     meeting = db.get_or_404(Meeting, meeting_id)
-    ics = calendar.download(meeting, invites.group_identity(), invites.meeting_url(meeting),
-                            invites.top_topic_titles(meeting, current_user))
-    response = make_response(ics)
+    body = ics.download(meeting, itip.group_identity(), itip.meeting_url(meeting),
+                        itip.top_topic_titles(meeting, current_user))
+    response = make_response(body)
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="breakfast-{meeting.starts_at:%Y-%m-%d}.ics"'
-    return response
-
-
-@calendar_bp.route("/<token>.ics")
-@public
-def subscription(token: str) -> Response:
-    """A member's private feed. Unchanged since the client's copy: 304, without building the calendar."""
-    member = feed.member_for_token(token)
-    if member is None:
-        abort(404)
-    version = feed.feed_version(member, current_app.config["BASE_URL"])
-    if version.etag in request.if_none_match or (
-            not request.if_none_match and request.if_modified_since
-            and version.last_modified <= request.if_modified_since):
-        response = make_response("", 304)
-    else:
-        # The ETag names everything the bytes depend on, so a feed built once is kept under it.
-        cache = page_cache()
-        kept = cache.get(("feed", version.etag))
-        if kept is None:
-            meetings = feed.feed_meetings()
-            body = calendar.feed(meetings, invites.group_identity(), {m.id: invites.meeting_url(m) for m in meetings})
-            kept = (body, 200, [])
-            cache.put(("feed", version.etag), *kept)
-        response = make_response(kept[0])
-        response.headers["Content-Type"] = "text/calendar; charset=utf-8"
-    response.set_etag(version.etag)
-    response.last_modified = version.last_modified
-    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
     return response

@@ -10,14 +10,14 @@ import recurring_ical_events
 import vobject
 
 from ical_checks import check_ics
-from thinknet import calendar
+from thinknet.calendar import ics as ical
 from thinknet.models import Meeting, MeetingState, RsvpAnswer
 
 STAMP = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def group(zone="Europe/London"):
-    return calendar.GroupIdentity(name="Dawn Thinkers", timezone=zone, sender_email="club@example.org",
+    return ical.GroupIdentity(name="Dawn Thinkers", timezone=zone, sender_email="club@example.org",
                                   organizer_name="Olga Organizer")
 
 
@@ -30,11 +30,11 @@ def meeting(day: date, zone="Europe/London", **fields) -> Meeting:
     return Meeting(**values)
 
 
-ADA = calendar.Attendee("Ada Lovelace", "ada@example.org", RsvpAnswer.YES)
+ADA = ical.Attendee("Ada Lovelace", "ada@example.org", RsvpAnswer.YES)
 
 
 def test_an_invite_is_a_request_with_the_attendee_and_the_agenda():
-    ics = calendar.invite(meeting(date(2026, 12, 2)), group(), "https://club.example/meetings/1", ADA,
+    ics = ical.invite(meeting(date(2026, 12, 2)), group(), "https://club.example/meetings/1", ADA,
                           ["Pricing, for real", "Hiring; soon"], STAMP)
     parsed = check_ics(ics, "REQUEST")
     [event] = parsed.walk("VEVENT")
@@ -57,21 +57,21 @@ def test_an_invite_is_a_request_with_the_attendee_and_the_agenda():
 @pytest.mark.parametrize(("answer", "partstat"), [(RsvpAnswer.YES, "ACCEPTED"), (RsvpAnswer.MAYBE, "TENTATIVE"),
                                                   (RsvpAnswer.NO, "DECLINED"), (None, "NEEDS-ACTION")])
 def test_the_members_rsvp_becomes_their_partstat(answer, partstat):
-    ics = calendar.invite(meeting(date(2026, 12, 2)), group(), "u", calendar.Attendee("A", "a@example.org", answer),
+    ics = ical.invite(meeting(date(2026, 12, 2)), group(), "u", ical.Attendee("A", "a@example.org", answer),
                           [], STAMP)
     assert icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]["ATTENDEE"].params["PARTSTAT"] == partstat
 
 
 def test_a_cancelled_meeting_is_a_cancel_with_the_same_uid_and_a_raised_sequence():
     day = date(2026, 12, 2)
-    ics = calendar.invite(meeting(day, state=MeetingState.CANCELLED, sequence=2), group(), "u", ADA, [], STAMP)
+    ics = ical.invite(meeting(day, state=MeetingState.CANCELLED, sequence=2), group(), "u", ADA, [], STAMP)
     [event] = check_ics(ics, "CANCEL").walk("VEVENT")
     assert (event["UID"], event["SEQUENCE"], event["STATUS"]) == (f"{day}@thinknet", 2, "CANCELLED")
 
 
 def test_text_is_escaped_once_and_long_lines_are_folded():
     long_name = "The Long-Named Breakfast Place, with a terrace; by the river " * 2
-    ics = calendar.download(meeting(date(2026, 12, 2), venue_name=long_name.strip()), group(), "u",
+    ics = ical.download(meeting(date(2026, 12, 2), venue_name=long_name.strip()), group(), "u",
                             ["Line one\nline two, with a comma; and a semicolon"])
     text = ics.decode()
     assert "Line one\\nline two\\, with a comma\\; and a semicolon" in text.replace("\r\n ", "")
@@ -82,7 +82,7 @@ def test_text_is_escaped_once_and_long_lines_are_folded():
 @pytest.mark.parametrize(("zone", "daylight_month", "standard_month"), [("Europe/London", 3, 10),
                                                                          ("America/New_York", 3, 11)])
 def test_the_vtimezone_has_one_standard_and_one_daylight_with_yearly_rules(zone, daylight_month, standard_month):
-    component = calendar.vtimezone(zone, 2026)
+    component = ical.vtimezone(zone, 2026)
     assert component["TZID"] == zone
     observances = {sub.name: sub for sub in component.subcomponents}
     assert set(observances) == {"STANDARD", "DAYLIGHT"}
@@ -93,19 +93,19 @@ def test_the_vtimezone_has_one_standard_and_one_daylight_with_yearly_rules(zone,
 
 
 def test_a_zone_without_daylight_saving_has_one_standard_observance():
-    component = calendar.vtimezone("Asia/Tokyo", 2026)
+    component = ical.vtimezone("Asia/Tokyo", 2026)
     assert [sub.name for sub in component.subcomponents] == ["STANDARD"]
 
 
 def test_the_vtimezone_is_built_once_per_zone_and_year():
-    assert calendar.vtimezone("Europe/Berlin", 2026) is calendar.vtimezone("Europe/Berlin", 2026)
+    assert ical.vtimezone("Europe/Berlin", 2026) is ical.vtimezone("Europe/Berlin", 2026)
 
 
 @pytest.mark.parametrize(("zone", "before", "after"), [("America/New_York", date(2026, 10, 28), date(2026, 11, 4)),
                                                        ("Europe/Berlin", date(2026, 10, 21), date(2026, 10, 28))])
 def test_six_thirty_stays_six_thirty_on_both_sides_of_dst_in_other_parsers(zone, before, after):
     meetings = [meeting(before, zone), meeting(after, zone)]
-    ics = calendar.feed(meetings, group(zone), {m.id: "u" for m in meetings})
+    ics = ical.feed(meetings, group(zone), {m.id: "u" for m in meetings})
     check_ics(ics, None)
     # vobject builds its time zone from our VTIMEZONE (not from its own database): the true test of it.
     starts = [event.dtstart.value for event in vobject.readOne(ics.decode()).vevent_list]
@@ -118,7 +118,7 @@ def test_six_thirty_stays_six_thirty_on_both_sides_of_dst_in_other_parsers(zone,
 
 
 def test_the_feed_names_the_calendar_and_hints_how_often_to_refresh():
-    ics = calendar.feed([meeting(date(2026, 12, 2))], group(), {date(2026, 12, 2).toordinal(): "u"})
+    ics = ical.feed([meeting(date(2026, 12, 2))], group(), {date(2026, 12, 2).toordinal(): "u"})
     parsed = check_ics(ics, None)
     assert parsed["X-WR-CALNAME"] == "Dawn Thinkers" and parsed["NAME"] == "Dawn Thinkers"
     assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H" in ics
@@ -127,4 +127,4 @@ def test_the_feed_names_the_calendar_and_hints_how_often_to_refresh():
 def test_the_same_meetings_give_the_same_feed_bytes():
     meetings = [meeting(date(2026, 12, 2)), meeting(date(2026, 12, 9))]
     urls = {m.id: "u" for m in meetings}
-    assert calendar.feed(meetings, group(), urls) == calendar.feed(meetings, group(), urls)
+    assert ical.feed(meetings, group(), urls) == ical.feed(meetings, group(), urls)

@@ -1,5 +1,5 @@
-"""Calendar invites by email (iTIP/iMIP): queueing them per member, and delivering each one on its own so
-one failure never stops the rest. Flush, never commit (but for delivery, which commits each message)."""
+"""Calendar invites and cancellations by email (iTIP over iMIP): queueing them per member, and delivering
+each one on its own so one failure never stops the rest. Flush, never commit (but for delivery, which commits each message)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,7 +9,8 @@ from flask import current_app, url_for
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from thinknet import calendar, mail
+from thinknet import mail
+from thinknet.calendar import ics as ical
 from thinknet.extensions import db
 from thinknet.models import (
     DeliveryState,
@@ -30,9 +31,9 @@ STUCK_AFTER = timedelta(minutes=15)
 SENDING = DeliveryState.SENDING
 
 
-def group_identity(organizer_name: str | None = None) -> calendar.GroupIdentity:
+def group_identity(organizer_name: str | None = None) -> ical.GroupIdentity:
     settings = Settings.get()
-    return calendar.GroupIdentity(
+    return ical.GroupIdentity(
         name=settings.group_name, timezone=settings.timezone, sender_email=mail.sender_address(),
         organizer_name=organizer_name or settings.mail_sender_name or settings.group_name,
     )
@@ -111,7 +112,7 @@ def _message(delivery: InviteDelivery) -> object:
     answer = db.session.scalar(select(Rsvp.answer).where(Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id))
     url = meeting_url(meeting)
     topics = [] if delivery.method == "CANCEL" else top_topic_titles(meeting, member)
-    ics = calendar.invite(meeting, group_identity(), url, calendar.Attendee(member.name, member.email, answer),
+    ics = ical.invite(meeting, group_identity(), url, ical.Attendee(member.name, member.email, answer),
                           topics, utcnow())
     when = format_when(meeting.starts_at)
     if delivery.method == "CANCEL":
