@@ -49,3 +49,11 @@ def test_the_daily_job_drops_brute_force_counters_past_every_window(app, runner)
     with app.app_context():
         assert db.session.scalars(select(Attempt.account)).all() == ["new@example.org"]
         assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1
+
+
+def test_views_never_import_other_views():
+    """What several areas share lives below the views (mail, responses, services), so an area's views can be
+    read, and changed, on their own."""
+    importing = re.compile(r"^from thinknet\.\w+\.views import|^from thinknet\.\w+ import views", re.MULTILINE)
+    found = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("views.py") if importing.search(path.read_text())]
+    assert found == []

@@ -9,7 +9,7 @@ from email.mime.text import MIMEText
 from email.utils import formataddr
 from typing import Any
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, flash, render_template, url_for
 from flask_mailman import EmailMultiAlternatives
 
 from thinknet.forms import on_one_line
@@ -65,6 +65,22 @@ def compose_invite(to: str, subject: str, ics: bytes, method: str, **context: An
     message.attach_alternative(ics, f"text/calendar; method={method}")
     message.attach("invite.ics", ics, "application/ics")
     return message
+
+
+def tell_seat_opened(meeting: Any, promoted: list[Any]) -> None:
+    """Emails each member who got a seat; whoever freed it is told of any message that could not be sent."""
+    for member in promoted:
+        if not send(member.email, "A seat opened up: you're coming to breakfast", "seat_opened",
+                    member=member, meeting=meeting, link=url_for("meetings.show", meeting_id=meeting.id, _external=True)):
+            flash(f"{member.name} has a seat now, but could not be emailed about it just now.", "error")
+
+
+def send_invitation(invitation: Any, token: str) -> bool:
+    """Emails a newcomer their invitation link; False (and logged) when it could not be sent."""
+    settings = group_settings()
+    return send(invitation.email, f"{invitation.sponsor.name} invites you to {settings.group_name}", "invitation",
+                invitation=invitation, link=url_for("join.landing", token=token, _external=True),
+                charter=settings.charter)
 
 
 def send(to: str, subject: str, template: str, **context: Any) -> bool:

@@ -15,10 +15,8 @@ from thinknet.admin.forms import ApproveForm, InviteWeeksForm, MeetingForm, Reas
 from thinknet.database import after_commit
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
-from thinknet.invitations.views import send_invitation_email
 from thinknet.calendar import itip
 from thinknet.meetings import queries, schedule
-from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
 from thinknet.models import Invitation, Meeting, Member, Settings, utcnow
 from thinknet.templating import local_time
@@ -60,7 +58,7 @@ def member(member_id: int) -> Response:
 
 
 def email_the_approved(invitation: Invitation, token: str) -> None:
-    if send_invitation_email(invitation, token):
+    if mail.send_invitation(invitation, token):
         flash(f"Approved: the invitation is emailed to {invitation.email}.", "success")
     else:
         flash(f"Approved, but the email to {invitation.email} could not be sent just now: check the mail "
@@ -77,7 +75,7 @@ def tell_about_departure(member: Member, departure: member_services.Departure | 
                                              "sponsor_notice", sponsor=sponsor, member=member):
         flash(f"{sponsor.name}, who sponsored {member.name}, could not be emailed about it just now.", "error")
     for meeting, promoted in departure.promoted:
-        tell_promoted(meeting, promoted)
+        mail.tell_seat_opened(meeting, promoted)
 
 
 MEMBER_ACTIONS: dict[str, tuple[Callable[[Member, Member, str], member_services.Departure | None], str]] = {
@@ -237,7 +235,7 @@ def meeting(meeting_id: int) -> Response:
         except schedule.MeetingChangeRefused as refused:
             form.day.errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
-            after_commit(lambda: tell_promoted(meeting, promoted))
+            after_commit(lambda: mail.tell_seat_opened(meeting, promoted))
             if meeting.invites_outdated:
                 flash("The session is saved. Its invites went out before this change: send the update so "
                       "calendars follow.", "info")

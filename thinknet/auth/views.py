@@ -1,16 +1,14 @@
 """Sign in, sign out, and reset a forgotten password by email."""
 from __future__ import annotations
 
-from collections.abc import Callable
 
 from flask import Blueprint, Response, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from thinknet import htmx, mail, throttle
+from thinknet import htmx, responses, throttle
 from thinknet.access import public, safe_next_url
 from thinknet.security import no_store
 from thinknet.auth import devices, services
-from thinknet.database import after_commit
 from thinknet.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
 from thinknet.extensions import db, limiter
 
@@ -71,34 +69,13 @@ def logout() -> Response:
     return response
 
 
-def email_a_link(form: ForgotPasswordForm, page: str, issue: Callable[[str], services.ResetRequest | None],
-                 endpoint: str, *, subject: str, template: str, said: str) -> Response:
-    """Asking for a link by email (a password reset, a departed member's data): the address's and the
-    network's limits, the link issued and mailed, and the same answer whoever asked, so the form does not
-    reveal who is or was a member."""
-    account, ip = form.email.data.strip().lower(), request.remote_addr or ""
-    try:
-        throttle.check("reset", account, ip)
-    except throttle.TooManyAttempts as refused:
-        form.email.errors.append(str(refused))
-        return htmx.render(page, form=form, status=429)
-    throttle.record("reset", account, ip)
-    link = issue(form.email.data)
-    if link is not None:
-        url = url_for(endpoint, token=link.token, _external=True)
-        after_commit(lambda: mail.send(link.member.email, subject, template, member=link.member,
-                                       expires_at=link.expires_at, link=url))
-    flash(said, "info")
-    return htmx.redirect_to(url_for("auth.login"))
-
-
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @public
 @limiter.limit(SUBMIT_RATE, methods=["POST"])
 def forgot_password() -> Response:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        return email_a_link(
+        return responses.email_a_link(
             form, "auth/forgot_password.html", services.request_password_reset, "auth.reset_password",
             subject="Reset your password", template="password_reset",
             said="If that address belongs to a member, we have emailed a link to reset the password.")

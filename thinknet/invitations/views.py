@@ -22,21 +22,9 @@ NOT_SENT = ("Your invitation for {email} is saved, but the email could not be se
 join_bp = Blueprint("join", __name__, url_prefix="/join")
 
 
-def send_invitation_email(invitation: Invitation, token: str) -> bool:
-    """Emails the invitation link; False (and logged) when it could not be sent."""
-    return mail.send(
-        invitation.email,
-        f"{invitation.sponsor.name} invites you to {group_settings().group_name}",
-        "invitation",
-        invitation=invitation,
-        link=url_for("join.landing", token=token, _external=True),
-        charter=group_settings().charter,
-    )
-
-
 def email_the_invitation(invitation: Invitation, token: str) -> None:
     """After the commit: the link goes out, and the sponsor is told whether it did."""
-    if send_invitation_email(invitation, token):
+    if mail.send_invitation(invitation, token):
         flash(f"Invitation sent to {invitation.email}.", "success")
     else:
         flash(NOT_SENT.format(email=invitation.email), "error")

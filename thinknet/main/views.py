@@ -10,8 +10,7 @@ from thinknet import htmx
 from thinknet.access import public
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
-from thinknet.meetings import attendance, queries
-from thinknet.meetings.views import rsvp_context
+from thinknet.meetings import attendance, queries, rsvps
 from thinknet.pagecache import cached_page
 from thinknet.topics import services as topic_services
 
@@ -24,7 +23,7 @@ TOP_TOPICS = 3
 @cached_page
 def dashboard() -> Response:
     meeting = queries.next_meeting()
-    context = rsvp_context(meeting) if meeting else {}
+    context = rsvps.rsvp_block(meeting, current_user) if meeting else {}
     organizer_todo = None
     if current_user.is_organizer:
         organizer_todo = {

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import json
 
-from flask import Blueprint, Response, flash, make_response, session, url_for
+from flask import Blueprint, Response, flash, session, url_for
 from flask_login import current_user, logout_user
 
 from thinknet.access import resubmittable
-from thinknet import htmx
+from thinknet import htmx, mail, responses
 from thinknet.auth import services as auth_services
 from thinknet.database import after_commit
 from thinknet.me.forms import (
@@ -21,9 +20,8 @@ from thinknet.me.forms import (
     StandingAnswerForm,
 )
 from thinknet.calendar import feed
-from thinknet.meetings.views import tell_promoted
 from thinknet.meetings import rsvps
-from thinknet.models import Member, RsvpAnswer
+from thinknet.models import RsvpAnswer
 from thinknet.members import services as member_services
 
 bp = Blueprint("me", __name__, url_prefix="/me")
@@ -46,7 +44,7 @@ def render_page(status: int = 200, **forms: Any) -> Response:
 
 def tell_promoted_all(departure: member_services.Departure) -> None:
     for meeting, promoted in departure.promoted:
-        tell_promoted(meeting, promoted)
+        mail.tell_seat_opened(meeting, promoted)
 
 
 def signed_out_for_good(message: str) -> Response:
@@ -139,18 +137,10 @@ def sign_out_everywhere() -> Response:
     return htmx.redirect_to(url_for("me.index"))
 
 
-def own_data_file(member: Member) -> Response:
-    """All a member's own data, as a file to download."""
-    response = make_response(json.dumps(member_services.export_own_data(member), indent=2, ensure_ascii=False))
-    response.headers["Content-Type"] = "application/json; charset=utf-8"
-    response.headers["Content-Disposition"] = 'attachment; filename="my-thinknet-data.json"'
-    return response
-
-
 @bp.route("/export.json")
 def export() -> Response:
     """All the member's own data, as a file."""
-    return own_data_file(current_user)
+    return responses.own_data_file(current_user)
 
 
 @bp.route("/delete", methods=["POST"])

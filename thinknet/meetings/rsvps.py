@@ -3,6 +3,7 @@ Seats and the waitlist belong here; the schedule calls in when a session's seats
 """
 from __future__ import annotations
 
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -281,3 +282,12 @@ def set_standing_answer(member: Member, answer: RsvpAnswer | None) -> int:
         count += 1
     db.session.flush()
     return count
+
+
+def rsvp_block(meeting: Meeting, viewer: Member, error: str | None = None) -> dict[str, Any]:
+    """What the RSVP block and the who's-coming block show one viewer; the dashboard and the session page
+    share it."""
+    seen = turnout(meeting)
+    state = rsvp_state(meeting, viewer, seen)
+    return {"meeting": meeting, "turnout": seen, "rsvp": state, "rsvp_error": error,
+            "late_changes": late_changes(seen, state.cutoff, viewer)}

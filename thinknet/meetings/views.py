@@ -14,28 +14,11 @@ from thinknet.routing import page_number
 from thinknet.calendar import ics, itip
 from thinknet.meetings import attendance, queries, rsvps, takeaways
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
-from thinknet.models import Meeting, Member, RsvpAnswer, utcnow
+from thinknet.models import Meeting, RsvpAnswer, utcnow
 from thinknet.pagecache import cached_page
 from thinknet.topics import services as topic_services
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
-
-
-def rsvp_context(meeting: Meeting, error: str | None = None) -> dict[str, Any]:
-    """What the RSVP block and the who's-coming block need; the dashboard and the meeting page share it."""
-    seen = rsvps.turnout(meeting)
-    state = rsvps.rsvp_state(meeting, current_user, seen)
-    return {"meeting": meeting, "turnout": seen, "rsvp": state, "rsvp_error": error,
-            "late_changes": rsvps.late_changes(seen, state.cutoff, current_user)}
-
-
-def tell_promoted(meeting: Meeting, promoted: list[Member]) -> None:
-    """Emails each member who got a seat; whoever freed it is told of any message that could not be sent."""
-    for member in promoted:
-        if not mail.send(member.email, "A seat opened up: you're coming to breakfast", "seat_opened",
-                         member=member, meeting=meeting,
-                         link=url_for("meetings.show", meeting_id=meeting.id, _external=True)):
-            flash(f"{member.name} has a seat now, but could not be emailed about it just now.", "error")
 
 
 @bp.route("/")
@@ -55,7 +38,7 @@ def agenda_context(meeting: Meeting, is_past: bool) -> dict[str, Any]:
 def render_show(meeting: Meeting, takeaway_form: TakeawayForm | None = None, status: int = 200) -> Response:
     is_past = meeting.starts_at <= utcnow()
     return htmx.render(
-        "meetings/show.html", **rsvp_context(meeting),
+        "meetings/show.html", **rsvps.rsvp_block(meeting, current_user),
         **agenda_context(meeting, is_past),
         is_past=is_past,
         sheet=attendance.attendance_sheet(meeting) if is_past and current_user.is_organizer else None,
@@ -88,7 +71,7 @@ def rsvp(meeting_id: int) -> Response:
         else:
             commit_then_read()
             meeting = change.meeting
-            after_commit(lambda: tell_promoted(change.meeting, change.promoted))
+            after_commit(lambda: mail.tell_seat_opened(change.meeting, change.promoted))
     else:
         error = "Choose yes, maybe or no."
     meeting = meeting or db.get_or_404(Meeting, meeting_id)
@@ -97,7 +80,7 @@ def rsvp(meeting_id: int) -> Response:
             flash(error, "error")
         return htmx.redirect_to(back)
     # Only the RSVP block and, out of band, the who's-coming block change.
-    context = rsvp_context(meeting, error)
+    context = rsvps.rsvp_block(meeting, current_user, error)
     body = render_template("meetings/_rsvp.html", next_url=back, **context) + render_template(
         "meetings/_coming.html", oob=True, **context)
     response = htmx.make_fragment_response(body, status=422 if error else 200)

@@ -9,16 +9,13 @@ from flask import Blueprint, Response, abort, flash, session, url_for
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
-from thinknet import htmx
+from thinknet import htmx, mail, responses
 from thinknet.access import public
 from thinknet.auth import services as auth_services
 from thinknet.auth.forms import ForgotPasswordForm
-from thinknet.auth.views import email_a_link
 from thinknet.database import after_commit
 from thinknet.extensions import db, limiter
 from thinknet.forms import Form
-from thinknet.me.views import own_data_file
-from thinknet.meetings.views import tell_promoted
 from thinknet.members import services as member_services
 from thinknet.models import Member, MemberStatus
 from thinknet.security import no_store
@@ -63,7 +60,7 @@ def require_grant() -> Member:
 def ask() -> Response:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        return email_a_link(
+        return responses.email_a_link(
             form, "own_data/ask.html", auth_services.request_own_data_link, "own_data.open_link",
             subject="Your data in the group", template="own_data_link",
             said="If that address belongs to a former or suspended member, we have emailed a link to their data.")
@@ -101,7 +98,7 @@ def manage() -> Response:
 @public
 @no_store
 def export() -> Response:
-    return own_data_file(require_grant())
+    return responses.own_data_file(require_grant())
 
 
 @bp.route("/delete", methods=["POST"])
@@ -113,7 +110,7 @@ def delete() -> Response:
     if not form.validate_on_submit():
         return htmx.render("own_data/manage.html", member=member, form=form, status=422)
     departure = member_services.delete_account(member)
-    after_commit(lambda: [tell_promoted(meeting, promoted) for meeting, promoted in departure.promoted])
+    after_commit(lambda: [mail.tell_seat_opened(meeting, promoted) for meeting, promoted in departure.promoted])
     session.clear()
     flash("Your account is deleted and your personal data removed. Thank you for the breakfasts.", "info")
     return htmx.redirect_to(url_for("auth.login"))
