@@ -84,3 +84,41 @@ def test_no_template_decides_who_may_do_what():
              for path in templates.rglob("*.html")
              for number, line in enumerate(path.read_text().splitlines(), start=1) if deciding.search(line)]
     assert found == []
+
+
+def test_the_rsvp_window_is_one_rule_for_the_refusal_the_page_and_standing_answers(app_context, make_meeting):
+    from datetime import timedelta
+
+    from thinknet.meetings import rsvps
+    from thinknet.models import Meeting, RsvpAnswer, utcnow
+
+    meeting = db.session.get(Meeting, make_meeting(days_from_now=3))
+    now = utcnow()
+    cases = [(now, None, RsvpAnswer.YES), (rsvps.rsvp_cutoff(meeting), None, RsvpAnswer.YES),
+             (rsvps.rsvp_cutoff(meeting), RsvpAnswer.YES, RsvpAnswer.NO),
+             (meeting.starts_at + timedelta(minutes=1), RsvpAnswer.YES, RsvpAnswer.NO)]
+    for when, current, answer in cases:
+        window = rsvps.rsvp_window(meeting, when)
+        try:
+            rsvps.check_answer(meeting, current, answer, when)
+            refused = False
+        except rsvps.RsvpRefused:
+            refused = True
+        assert window.takes(current, answer) is not refused, (when, current, answer)
+    assert [rsvps.rsvp_window(meeting, when).takes(c, a) for when, c, a in cases] == [True, False, True, False]
+
+
+def test_has_a_seat_means_the_same_in_python_and_in_sql(app_context, make_member, make_meeting):
+    from sqlalchemy import select
+
+    from thinknet.models import Rsvp, RsvpAnswer
+
+    meeting_id = make_meeting(days_from_now=3)
+    rows = [(RsvpAnswer.YES, False), (RsvpAnswer.YES, True), (RsvpAnswer.MAYBE, False), (RsvpAnswer.NO, False)]
+    for answer, waitlisted in rows:
+        db.session.add(Rsvp(meeting_id=meeting_id, member_id=make_member().id, answer=answer, waitlisted=waitlisted))
+    db.session.commit()
+    for rsvp in db.session.scalars(select(Rsvp)):
+        assert rsvp.has_seat == (rsvp.id in set(db.session.scalars(select(Rsvp.id).where(Rsvp.has_seat))))
+        assert rsvp.is_waiting == (rsvp.id in set(db.session.scalars(select(Rsvp.id).where(Rsvp.is_waiting))))
+    assert [r.has_seat for r in db.session.scalars(select(Rsvp).order_by(Rsvp.id))] == [True, False, False, False]

@@ -9,6 +9,7 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    and_,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from thinknet.extensions import db
@@ -374,6 +376,26 @@ class Rsvp(db.Model):
 
     meeting: Mapped[Meeting] = relationship()
     member: Mapped[Member] = relationship()
+
+    @hybrid_property
+    def has_seat(self) -> bool:
+        """A yes within the seats: the one definition, in Python and in SQL."""
+        return self.answer == RsvpAnswer.YES and not self.waitlisted
+
+    @has_seat.inplace.expression
+    @classmethod
+    def _has_seat(cls) -> Any:
+        return and_(cls.answer == RsvpAnswer.YES, cls.waitlisted.is_(False))
+
+    @hybrid_property
+    def is_waiting(self) -> bool:
+        """A yes beyond the seats, in line for one."""
+        return self.answer == RsvpAnswer.YES and self.waitlisted
+
+    @is_waiting.inplace.expression
+    @classmethod
+    def _is_waiting(cls) -> Any:
+        return and_(cls.answer == RsvpAnswer.YES, cls.waitlisted.is_(True))
 
 
 class Attendance(db.Model):

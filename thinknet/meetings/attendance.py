@@ -18,7 +18,6 @@ from thinknet.models import (
     Member,
     MemberStatus,
     Rsvp,
-    RsvpAnswer,
     utcnow,
 )
 from thinknet.meetings.queries import lock_meeting
@@ -40,7 +39,7 @@ def attendance_sheet(meeting: Meeting) -> list[AttendanceRow]:
     was recorded at it), ticked as recorded, or (before anything is recorded) from the confirmed yeses."""
     attended = set(db.session.scalars(select(Attendance.member_id).where(Attendance.meeting_id == meeting.id)))
     answers = db.session.execute(
-        select(Rsvp.member_id, (Rsvp.answer == RsvpAnswer.YES) & Rsvp.waitlisted.is_(False))
+        select(Rsvp.member_id, Rsvp.has_seat)
         .where(Rsvp.meeting_id == meeting.id)
     ).all()
     answered = {member_id for member_id, _ in answers}

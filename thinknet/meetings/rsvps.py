@@ -60,15 +60,35 @@ class RsvpClosed(RsvpRefused):
     pass
 
 
+@dataclass(frozen=True)
+class RsvpWindow:
+    """The RSVP window, the one rule for when answers may change: until the session starts (never for a
+    cancelled one); after the cut-off only away from yes. The refusal, the page and standing answers ask it."""
+
+    cutoff: datetime
+    open: bool  # any answer may still change
+    past_cutoff: bool  # a new yes is no longer taken
+
+    def takes(self, current: RsvpAnswer | None, answer: RsvpAnswer) -> bool:
+        return self.open and not (self.past_cutoff and answer == RsvpAnswer.YES and current != RsvpAnswer.YES)
+
+
+def rsvp_window(meeting: Meeting, now: datetime) -> RsvpWindow:
+    cutoff = rsvp_cutoff(meeting)
+    return RsvpWindow(cutoff=cutoff, open=not meeting.is_cancelled and now < meeting.starts_at,
+                      past_cutoff=now >= cutoff)
+
+
 def check_answer(meeting: Meeting, current: RsvpAnswer | None, answer: RsvpAnswer, now: datetime) -> None:
-    """The RSVP rule: answers change until the session starts; after the cut-off only away from yes."""
+    """Refuses an answer the RSVP window does not take, saying why."""
+    if rsvp_window(meeting, now).takes(current, answer):
+        return
     if meeting.is_cancelled:
         raise RsvpRefused("This session is cancelled.")
     if now >= meeting.starts_at:
         raise RsvpClosed("This session has started, so answers can no longer change.")
-    if answer == RsvpAnswer.YES and current != RsvpAnswer.YES and now >= rsvp_cutoff(meeting):
-        raise RsvpClosed("RSVPs for this session have closed, so you cannot add a yes now; "
-                         "you can still tell us if you cannot come.")
+    raise RsvpClosed("RSVPs for this session have closed, so you cannot add a yes now; "
+                     "you can still tell us if you cannot come.")
 
 
 @dataclass
@@ -86,8 +106,7 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     check_answer(meeting, rsvp.answer if rsvp else None, answer, now)
     # Only a confirmed yes that changes frees a seat, and only a session with a seat limit has a waitlist
     # (a change to the limit fills seats itself: `_change_meeting`).
-    frees_a_seat = (meeting.seat_limit is not None and rsvp is not None and rsvp.answer == RsvpAnswer.YES
-                    and not rsvp.waitlisted)
+    frees_a_seat = meeting.seat_limit is not None and rsvp is not None and rsvp.has_seat
     if rsvp is None:
         rsvp = Rsvp(meeting_id=meeting.id, member_id=member.id, answer=answer, answered_at=now)
         db.session.add(rsvp)
@@ -145,7 +164,7 @@ def _lock_meeting_with_answer(meeting_id: int, member: Member) -> tuple[Meeting,
 
 def confirmed_count(meeting: Meeting, excluding: Member | None = None) -> int:
     statement = select(func.count()).select_from(Rsvp).where(
-        Rsvp.meeting_id == meeting.id, Rsvp.answer == RsvpAnswer.YES, Rsvp.waitlisted.is_(False))
+        Rsvp.meeting_id == meeting.id, Rsvp.has_seat)
     if excluding is not None:
         statement = statement.where(Rsvp.member_id != excluding.id)
     return db.session.scalar(statement) or 0
@@ -155,7 +174,7 @@ def fill_seats(meeting: Meeting) -> list[Member]:
     """Gives free seats to the waitlist, first come first served; returns whom it promoted."""
     waiting = db.session.scalars(
         select(Rsvp).options(joinedload(Rsvp.member))
-        .where(Rsvp.meeting_id == meeting.id, Rsvp.answer == RsvpAnswer.YES, Rsvp.waitlisted.is_(True))
+        .where(Rsvp.meeting_id == meeting.id, Rsvp.is_waiting)
         .order_by(Rsvp.answered_at, Rsvp.id)
     ).all()
     if not waiting:
@@ -240,7 +259,7 @@ class RsvpState:
 
     @property
     def can_say_yes(self) -> bool:
-        return self.can_change and (not self.past_cutoff or self.answer == RsvpAnswer.YES)
+        return RsvpWindow(self.cutoff, self.can_change, self.past_cutoff).takes(self.answer, RsvpAnswer.YES)
 
     @property
     def closed_message(self) -> str | None:
@@ -257,10 +276,10 @@ def rsvp_state(meeting: Meeting, member: Member, seen: Turnout, now: datetime | 
     now = now or utcnow()
     rsvp = seen.answer_of(member)
     answer = rsvp.answer if rsvp else None
-    cutoff = rsvp_cutoff(meeting)
+    window = rsvp_window(meeting, now)
     return RsvpState(
-        meeting=meeting, answer=answer, waitlist_position=seen.waitlist_position(member), cutoff=cutoff,
-        can_change=not meeting.is_cancelled and now < meeting.starts_at, past_cutoff=now >= cutoff,
+        meeting=meeting, answer=answer, waitlist_position=seen.waitlist_position(member), cutoff=window.cutoff,
+        can_change=window.open, past_cutoff=window.past_cutoff,
     )
 
 
@@ -275,7 +294,7 @@ def set_standing_answer(member: Member, answer: RsvpAnswer | None) -> int:
     answered = set(db.session.scalars(select(Rsvp.meeting_id).where(Rsvp.member_id == member.id)))
     count = 0
     for meeting in upcoming_meetings(now):
-        if meeting.id in answered or meeting.is_cancelled or now >= rsvp_cutoff(meeting):
+        if meeting.id in answered or not rsvp_window(meeting, now).takes(None, answer):
             continue
         change = set_rsvp(member, meeting.id, answer)
         change.rsvp.from_standing = True

@@ -14,7 +14,6 @@ from thinknet.models import (
     Meeting,
     Member,
     Rsvp,
-    RsvpAnswer,
     Takeaway,
     utcnow,
 )
@@ -30,8 +29,7 @@ def came_to(meeting: Meeting, member: Member) -> bool:
         return db.session.scalar(select(Attendance.id).where(
             Attendance.meeting_id == meeting.id, Attendance.member_id == member.id)) is not None
     return db.session.scalar(select(Rsvp.id).where(
-        Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id, Rsvp.answer == RsvpAnswer.YES,
-        Rsvp.waitlisted.is_(False))) is not None
+        Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id, Rsvp.has_seat)) is not None
 
 
 def can_add_takeaway(meeting: Meeting, member: Member, now: datetime | None = None) -> bool:
