@@ -416,6 +416,10 @@ class Attendance(db.Model):
 
 class Topic(db.Model):
     __tablename__ = "topic"
+    __table_args__ = (
+        # The open agenda and recent topics read the live ones, newest first, not the years of discussed ones.
+        Index("ix_topic_state_created_at", "state", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
