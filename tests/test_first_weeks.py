@@ -302,28 +302,26 @@ def test_line_breaks_in_a_name_are_dropped_at_the_form(app, client, login, membe
         assert saved.bio == "Line one\nLine two"  # a text area keeps its lines
 
 
-def test_an_invitation_that_could_not_be_emailed_says_so(make_app, make_member, attend):
-    dead_port = free_port()
-    app = make_app(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=dead_port, MAIL_TIMEOUT=2)
-    olga = make_member.organizer(name="Olga Organizer", email="olga@example.org")
+def invite_a_newcomer(app, sponsor) -> str:
+    """The sponsor invites newcomer@example.org; the page they land on."""
     client = app.test_client()
-    sign_in(client, olga.email)
+    sign_in(client, sponsor.email)
     response = post(client, "/invitations/", {"email": "newcomer@example.org",
                                                "vouch_note": "A friend of ten years, thoughtful."},
                     token_page="/invitations/", follow_redirects=True)
-    page = response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def test_an_invitation_that_could_not_be_emailed_says_so(make_app, make_member):
+    app = make_app(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT=2)
+    page = invite_a_newcomer(app, make_member.organizer(name="Olga Organizer", email="olga@example.org"))
     assert "could not be sent" in page and "Invitation sent" not in page
 
 
 def test_a_name_saved_with_line_breaks_before_still_gets_its_mail_through(make_app, make_member, smtp_server):
     app = make_app(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port)
-    olga = make_member.organizer(name="Olga\r\nOrganizer", email="olga@example.org")
-    client = app.test_client()
-    sign_in(client, olga.email)
-    response = post(client, "/invitations/", {"email": "newcomer@example.org",
-                                               "vouch_note": "A friend of ten years, thoughtful."},
-                    token_page="/invitations/", follow_redirects=True)
-    assert "Invitation sent to newcomer@example.org" in response.get_data(as_text=True)
+    page = invite_a_newcomer(app, make_member.organizer(name="Olga\r\nOrganizer", email="olga@example.org"))
+    assert "Invitation sent to newcomer@example.org" in page
     [received] = smtp_server.received
     message = received.message
     assert message["Subject"] == "Olga Organizer invites you to Thinking Network"
@@ -428,10 +426,8 @@ def test_a_backup_never_shows_the_database_password_on_a_command_line(make_app, 
 def test_simultaneous_saves_of_the_series_schedule_each_week_once(app, database_url, tmp_path, make_member):
     """A double tap, or two organizers at once, saving a new weekday, against gunicorn with 4 workers: one
     session a week, every one moved."""
-    import requests
-
     from servers import GunicornServer
-    from test_multiworker import CSRF, all_at_once
+    from test_multiworker import Browser, all_at_once
 
     olga = make_member.organizer(name="Olga Organizer", email="olga@example.org")
     series = {"weekday": 2, "start_time": "06:30", "duration_minutes": 60, "timezone": "Europe/London",
@@ -441,18 +437,13 @@ def test_simultaneous_saves_of_the_series_schedule_each_week_once(app, database_
     try:
         sessions = []
         for _ in range(6):
-            session = requests.Session()
-            token = CSRF.search(session.get(server.url + "/login", timeout=30).text).group(1)
-            session.post(server.url + "/login", data={"email": olga.email, "password": PASSWORD,
-                                                      "csrf_token": token}, timeout=30)
-            sessions.append((session, CSRF.search(session.get(server.url + "/admin/series", timeout=30).text)
-                             .group(1)))
+            browser = Browser(server.url)
+            browser.sign_in(olga.email)
+            sessions.append((browser, browser.token("/admin/series")))
 
-        def save(session_token, weekday):
-            session, token = session_token
-            return session.post(server.url + "/admin/series", data={**series, "weekday": weekday,
-                                                                   "csrf_token": token},
-                                allow_redirects=False, timeout=60).status_code
+        def save(browser_token, weekday):
+            browser, token = browser_token
+            return browser.post("/admin/series", {**series, "weekday": weekday}, token)
 
         assert save(sessions[0], 2) == 303
         for days in ((1, 4), (0, 5), (3, 1)):

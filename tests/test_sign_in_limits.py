@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-import requests
 from sqlalchemy import func, select
 
 from conftest import PASSWORD, body_text, csrf_token, outbox, sign_in
 from servers import GunicornServer
-from test_multiworker import CSRF, all_at_once
+from test_multiworker import Browser, all_at_once
 from thinknet.extensions import db
 from thinknet.models import Attempt
 
@@ -102,18 +101,14 @@ def test_forty_simultaneous_guesses_under_four_workers_get_at_most_ten_checked(a
     server = GunicornServer(database_url, tmp_path / "live", workers=4)
     server.start()
     try:
-        sessions = []
-        for _ in range(40):
-            session = requests.Session()
-            token = CSRF.search(session.get(server.url + "/login", timeout=30).text).group(1)
-            sessions.append((session, token))
+        browsers = [Browser(server.url) for _ in range(40)]
+        tokens = [browser.token() for browser in browsers]
 
-        def attempt(session_token):
-            session, token = session_token
-            return session.post(server.url + "/login", timeout=60, allow_redirects=False,
-                                data={"email": member.email, "password": WRONG, "csrf_token": token})
+        def attempt(browser, token):
+            return browser.session.post(server.url + "/login", timeout=60, allow_redirects=False,
+                                        data={"email": member.email, "password": WRONG, "csrf_token": token})
 
-        responses = all_at_once([lambda s=s: attempt(s) for s in sessions])
+        responses = all_at_once([lambda b=b, t=t: attempt(b, t) for b, t in zip(browsers, tokens)])
     finally:
         server.stop()
     statuses = [r.status_code for r in responses]

@@ -36,7 +36,7 @@ import time
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from thinknet.extensions import db
 
@@ -102,8 +102,6 @@ def lock_name(name: str) -> None:
     """Holds a lock on ``name`` until the transaction ends, so that a count and the row that follows it are one
     step for simultaneous requests: PostgreSQL's transaction-level advisory lock on the name; on SQLite the
     write lock, which every writer takes in turn anyway."""
-    from sqlalchemy import text
-
     begin_writing()
     session = db.session()
     if session.get_bind().dialect.name == "postgresql":

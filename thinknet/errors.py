@@ -3,11 +3,13 @@ handler."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, flash, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
+from thinknet import htmx
 from thinknet.extensions import db
 
 
@@ -21,9 +23,7 @@ class Refused(Exception):
 def back_to() -> str:
     """Where a refused action sends the person back: the form's own ``next``, else the page they were on
     (only its path: a Referer names a host, which is never followed), else the home page."""
-    from urllib.parse import urlsplit
-
-    from thinknet.access import safe_next_url
+    from thinknet.access import safe_next_url  # here: access imports the services, which import Refused
 
     target = safe_next_url(request.form.get("next"))
     if target:
@@ -36,10 +36,6 @@ def back_to() -> str:
 def init_app(app: Flask) -> None:
     @app.errorhandler(Refused)
     def refused(error: Refused) -> Any:
-        from flask import flash, make_response
-
-        from thinknet import htmx
-
         db.session.rollback()
         if htmx.is_htmx():
             response = make_response(render_template("_refused.html", message=str(error)), 422)

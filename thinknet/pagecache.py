@@ -26,7 +26,7 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from threading import Lock
 from typing import Any, TypeVar
 
@@ -91,6 +91,7 @@ def init_app(app: Flask) -> None:
         event.listen(engine, "rollback", _forget_changes)
 
 
+@cache  # every model is defined at import, before the first statement
 def unshown_tables() -> frozenset[str]:
     """The tables whose models declare that no cached page shows their rows."""
     return frozenset(table.name for table in db.metadata.tables.values() if table.info.get("unshown"))
@@ -102,9 +103,6 @@ def page_cache() -> PageCache:
     return current_app.extensions["thinknet.pagecache"]
 
 
-_UNSHOWN: dict[int, frozenset[str]] = {}
-
-
 def _note_change(connection: Connection, cursor: Any, statement: str, _parameters: Any, _context: Any,
                  _executemany: bool) -> None:
     """After every statement: one that wrote to a shown table marks its connection as changed. A statement
@@ -114,10 +112,7 @@ def _note_change(connection: Connection, cursor: Any, statement: str, _parameter
     table = written_table(statement)
     if table is None or "thinknet.migrating" in connection.info:
         return
-    unshown = _UNSHOWN.get(id(db.metadata))
-    if unshown is None:
-        unshown = _UNSHOWN[id(db.metadata)] = unshown_tables()
-    if table in unshown:
+    if table in unshown_tables():
         return
     sqlite_returning = connection.dialect.name == "sqlite" and " RETURNING " in statement.upper()
     if cursor.rowcount != 0 or sqlite_returning:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import abort, request
 from werkzeug.routing import IntegerConverter
 
 # PostgreSQL's INTEGER (and SQLite's rowid within it): 2**31 - 1.
@@ -23,8 +24,6 @@ MAX_PAGE = 100_000
 
 def page_number() -> int:
     """The ``?page=`` of a paged list: 1 when absent or not a number, 404 when out of range."""
-    from flask import abort, request
-
     page = request.args.get("page", 1, type=int)
     if page < 1 or page > MAX_PAGE:
         abort(404)

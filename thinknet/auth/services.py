@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, func, select, update
 
+from thinknet import throttle
 from thinknet.extensions import db
-from thinknet.models import Attempt, Member, MemberStatus, PasswordReset, ResetPurpose, SignIn, utcnow
+from thinknet.models import Member, MemberStatus, PasswordReset, ResetPurpose, SignIn, utcnow
 from thinknet.tokens import hash_token, new_token, token_matches
 from thinknet.errors import Refused
 
@@ -199,42 +200,47 @@ def request_own_data_link(email: str) -> ResetRequest | None:
     return _new_link(member, ResetPurpose.OWN_DATA)
 
 
-def find_own_data_link(token: str) -> PasswordReset:
-    """The data link, if it can still be used; ResetLinkInvalid says why not."""
+def _find_link(token: str, purpose: ResetPurpose, name: str, used: str) -> PasswordReset:
+    """A link sent by email (``name`` says which kind), if it can still be used; ResetLinkInvalid says why not."""
     reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token),
-                                                          PasswordReset.purpose == ResetPurpose.OWN_DATA))
+                                                          PasswordReset.purpose == purpose))
     if reset is None or not token_matches(token, reset.token_hash):
-        raise ResetLinkInvalid("This link is not valid. Please ask for a new one.")
+        raise ResetLinkInvalid(f"This {name} is not valid. Please ask for a new one.")
     if reset.used_at is not None:
-        raise ResetLinkInvalid("This link has already been used. Please ask for a new one.")
+        raise ResetLinkInvalid(f"This {name} has {used}. Please ask for a new one.")
     if reset.expires_at <= utcnow():
-        raise ResetLinkInvalid("This link has expired. Please ask for a new one.")
+        raise ResetLinkInvalid(f"This {name} has expired. Please ask for a new one.")
     return reset
 
 
-def use_own_data_link(token: str) -> Member:
-    """Uses a data link once: the member it was sent to, or ResetLinkInvalid saying why not."""
-    reset = find_own_data_link(token)
+def _claim(reset: PasswordReset, name: str, used: str) -> None:
+    """Uses the link up with a conditional update, so two simultaneous uses cannot both succeed."""
     claimed = db.session.execute(
         update(PasswordReset).where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
         .values(used_at=utcnow())
     ).rowcount
     if claimed != 1:
-        raise ResetLinkInvalid("This link has already been used. Please ask for a new one.")
+        raise ResetLinkInvalid(f"This {name} has {used}. Please ask for a new one.")
+
+
+DATA_LINK_USED = "already been used"
+RESET_LINK_USED = "already been used, or the password was changed since it was sent"
+
+
+def find_own_data_link(token: str) -> PasswordReset:
+    return _find_link(token, ResetPurpose.OWN_DATA, "link", DATA_LINK_USED)
+
+
+def use_own_data_link(token: str) -> Member:
+    """Uses a data link once: the member it was sent to, or ResetLinkInvalid saying why not."""
+    reset = find_own_data_link(token)
+    _claim(reset, "link", DATA_LINK_USED)
     return reset.member
 
 
 def find_password_reset(token: str) -> PasswordReset:
     """The reset this link stands for, if it can still be used; ResetLinkInvalid says why not."""
-    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token),
-                                                          PasswordReset.purpose == ResetPurpose.PASSWORD))
-    if reset is None or not token_matches(token, reset.token_hash):
-        raise ResetLinkInvalid("This password reset link is not valid. Please ask for a new one.")
-    if reset.used_at is not None:
-        raise ResetLinkInvalid("This password reset link has already been used, or the password was changed since it was sent. "
-                              "Please ask for a new one.")
-    if reset.expires_at <= utcnow():
-        raise ResetLinkInvalid("This password reset link has expired. Please ask for a new one.")
+    reset = _find_link(token, ResetPurpose.PASSWORD, "password reset link", RESET_LINK_USED)
     if reset.member.status != MemberStatus.ACTIVE:
         raise ResetLinkInvalid("This account cannot sign in. Please speak to one of the organizers.")
     return reset
@@ -243,19 +249,11 @@ def find_password_reset(token: str) -> PasswordReset:
 def reset_password(token: str, new_password: str) -> Member:
     """Uses the link once: sets the password and ends every existing sign-in of that member."""
     reset = find_password_reset(token)
-    # Claimed with a conditional update, so two simultaneous uses cannot both succeed.
-    claimed = db.session.execute(
-        update(PasswordReset)
-        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
-        .values(used_at=utcnow())
-    ).rowcount
-    if claimed != 1:
-        raise ResetLinkInvalid("This password reset link has already been used, or the password was changed since it was sent. "
-                              "Please ask for a new one.")
+    _claim(reset, "password reset link", RESET_LINK_USED)
     member = reset.member
     set_password(member, new_password)
     end_all_sign_ins(member)
     # Whoever holds the mailbox is the member: guesses from elsewhere no longer keep them out.
-    db.session.execute(delete(Attempt).where(Attempt.kind == "sign_in", Attempt.account == member.email.lower()))
+    throttle.forget("sign_in", member.email.lower())
     db.session.flush()
     return member

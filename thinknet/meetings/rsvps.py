@@ -253,13 +253,23 @@ class RsvpState:
     meeting: Meeting
     answer: RsvpAnswer | None
     waitlist_position: int | None
-    cutoff: datetime
-    can_change: bool
-    past_cutoff: bool
+    window: RsvpWindow
+
+    @property
+    def cutoff(self) -> datetime:
+        return self.window.cutoff
+
+    @property
+    def can_change(self) -> bool:
+        return self.window.open
+
+    @property
+    def past_cutoff(self) -> bool:
+        return self.window.past_cutoff
 
     @property
     def can_say_yes(self) -> bool:
-        return RsvpWindow(self.cutoff, self.can_change, self.past_cutoff).takes(self.answer, RsvpAnswer.YES)
+        return self.window.takes(self.answer, RsvpAnswer.YES)
 
     @property
     def closed_message(self) -> str | None:
@@ -276,11 +286,8 @@ def rsvp_state(meeting: Meeting, member: Member, seen: Turnout, now: datetime | 
     now = now or utcnow()
     rsvp = seen.answer_of(member)
     answer = rsvp.answer if rsvp else None
-    window = rsvp_window(meeting, now)
-    return RsvpState(
-        meeting=meeting, answer=answer, waitlist_position=seen.waitlist_position(member), cutoff=window.cutoff,
-        can_change=window.open, past_cutoff=window.past_cutoff,
-    )
+    return RsvpState(meeting=meeting, answer=answer, waitlist_position=seen.waitlist_position(member),
+                     window=rsvp_window(meeting, now))
 
 
 def set_standing_answer(member: Member, answer: RsvpAnswer | None) -> int:
