@@ -56,3 +56,14 @@ def post_fork(server, worker):
         with app.app_context():
             for engine in database.engines.values():
                 engine.dispose(close=False)
+    if getattr(app, "config", {}).get("MAIL_IN_BACKGROUND"):
+        from thinknet import outbox
+
+        outbox.start(app)  # this worker's mail sender: what waited while no worker ran goes out now
+
+
+def worker_exit(server, worker):
+    """A worker leaving (restart, recycle) finishes the message in hand; the rest stays queued for the others."""
+    from thinknet import outbox
+
+    outbox.stop(timeout=graceful_timeout / 2)

@@ -61,7 +61,7 @@ def build(size: str, seed: int = 1) -> Network:
                      "role": (Role.ORGANIZER if n == 0 else Role.MEMBER).value,
                      "status": "departed" if n >= active else "active",
                      "joined_at": now - timedelta(weeks=weeks_back + 4 - n * weeks_back // max(total, 1)),
-                     "wants_calendar_invites": True, "wants_calendar_feed": True, "calendar_feed_version": 0,
+                     "wants_calendar_updates": True, "wants_calendar_feed": True, "calendar_feed_version": 0,
                      "sponsor_index": sponsor})
     ids = []
     for row in rows:

@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy import insert, text
 
 from servers import PostgresCluster, SmtpServer, free_port
-from thinknet import create_app, mail
+from thinknet import create_app, outbox
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
 from thinknet.models import SETTINGS_ID, Member, MemberStatus, Revision, Role, Settings
@@ -43,6 +43,9 @@ def app_config(instance: Path, database_url: str, **overrides: Any) -> dict[str,
         "BASE_URL": "http://localhost",
         # Every page served from the cache is also built afresh and must be the same (thinknet.pagecache).
         "PAGE_CACHE_VERIFY": True,
+        # Queued mail is sent at the commit, before the response, so a test reads it right after; the tests of
+        # sending in the background turn this on.
+        "MAIL_IN_BACKGROUND": False,
     }
     config.update(overrides)
     return config
@@ -116,7 +119,7 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
         return app
 
     yield build
-    mail.wait_for_background()  # nothing may still be writing when the database is emptied
+    outbox.stop()  # nothing may still be writing when the database is emptied
     for app in apps:
         with app.app_context():
             db.session.remove()
@@ -217,7 +220,7 @@ def login(client: FlaskClient) -> Any:
     return do_login
 
 
-def outbox(app: Flask) -> list[Message]:
+def sent_mail(app: Flask) -> list[Message]:
     """Every message the file mail backend wrote, oldest first."""
     folder = Path(app.config["MAIL_FILE_PATH"])
     if not folder.exists():

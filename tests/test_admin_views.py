@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from conftest import body_text, csrf_token, outbox, sign_in
+from conftest import body_text, csrf_token, sent_mail, sign_in
 from thinknet.extensions import db
 from thinknet.members import services as member_services
 from thinknet.models import AuditEvent, Invitation, InvitationState, Member, MemberStatus, Role, Settings
@@ -65,7 +65,7 @@ def test_with_approval_on_an_invitation_is_emailed_only_once_an_organizer_approv
     login(sponsor)
     post(client, "/invitations/", "/invitations/", email="nia@example.org", vouch_note=VOUCH)
     assert "waits for an organizer&#39;s approval" in client.get("/invitations/").get_data(as_text=True)
-    assert outbox(app) == []
+    assert sent_mail(app) == []
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
 
     login(org)
@@ -73,7 +73,7 @@ def test_with_approval_on_an_invitation_is_emailed_only_once_an_organizer_approv
         invitation_id = db.session.scalar(select(Invitation.id))
     response = post(client, f"/admin/invitations/{invitation_id}/approve", "/admin/invitations")
     assert response.status_code == 303
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     assert message["To"] == "nia@example.org"
     path = re.search(r"http://localhost(/join/[\w-]+)", body_text(message)).group(1)
     assert app.test_client().get(path).status_code == 200
@@ -113,7 +113,7 @@ def test_suspending_shows_the_sponsor_and_sponsored_then_tells_the_sponsor(app, 
     with app.app_context():
         assert db.session.get(Member, kid.id).status == MemberStatus.SUSPENDED
     assert kid_client.get("/").status_code == 303  # signed out at once
-    [notice] = outbox(app)
+    [notice] = sent_mail(app)
     assert notice["To"] == sponsor.email
     assert "Kit Kid" in notice["Subject"]
     assert "Pitched" not in body_text(notice)  # the reason stays with the organizers

@@ -7,7 +7,7 @@ import re
 import icalendar
 import pytest
 
-from conftest import csrf_token, outbox
+from conftest import csrf_token, sent_mail
 from thinknet.extensions import db
 from thinknet.models import Topic, TopicState
 from thinknet.topics import services
@@ -64,8 +64,8 @@ def test_the_invite_carries_the_agenda_the_session_page_shows(app, client, login
     login(organizer)
     page = client.get(f"/meetings/{upcoming}").get_data(as_text=True)
     shown = [title for title in titles if title in page]
-    client.post(f"/admin/meetings/{upcoming}/invites", data={"csrf_token": csrf_token(client, "/")})
-    invite = next(m for m in outbox(app) if m["To"] == member.email)
+    client.post(f"/admin/meetings/{upcoming}/calendar-updates", data={"csrf_token": csrf_token(client, "/")})
+    invite = next(m for m in sent_mail(app) if m["To"] == member.email)
     calendar_part = next(part for part in invite.walk() if part.get_content_type() == "text/calendar")
     event = icalendar.Calendar.from_ical(calendar_part.get_payload(decode=True)).walk("VEVENT")[0]
     description = str(event["DESCRIPTION"])

@@ -7,7 +7,7 @@ from email.utils import parsedate_to_datetime
 
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, body_text, csrf_token, outbox, sign_in
+from conftest import PASSWORD, body_text, csrf_token, sent_mail, sign_in
 from thinknet.auth import services
 from thinknet.extensions import db
 from thinknet.models import Member, MemberStatus, PasswordReset, SignIn, utcnow
@@ -181,7 +181,7 @@ def reset_link(message) -> str:
 def test_password_reset_link_is_emailed_and_works_once(app, client, member):
     response = forgot(client, "ADA@example.org")
     assert response.status_code == 303
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     assert message["To"] == member.email
     assert message["Subject"] == "Reset your password"
     path = reset_link(message)
@@ -204,7 +204,7 @@ def test_password_reset_link_is_emailed_and_works_once(app, client, member):
 
 def test_password_reset_link_expires(app, client, member):
     forgot(client, member.email)
-    path = reset_link(outbox(app)[0])
+    path = reset_link(sent_mail(app)[0])
     with app.app_context():
         reset = db.session.scalar(select(PasswordReset))
         reset.expires_at = utcnow() - timedelta(seconds=1)
@@ -226,7 +226,7 @@ def test_password_reset_does_not_reveal_who_is_a_member(app, client, member):
     assert known.status_code == unknown.status_code == 303
     message = "If that address belongs to a member, we have emailed a link"
     assert message in client.get("/login").get_data(as_text=True)
-    assert len(outbox(app)) == 1
+    assert len(sent_mail(app)) == 1
 
 
 def test_password_reset_keeps_a_bad_email_and_says_why(client):
@@ -239,7 +239,7 @@ def test_password_reset_keeps_a_bad_email_and_says_why(client):
 
 def test_password_reset_refuses_a_short_password_next_to_the_field(app, client, member):
     forgot(client, member.email)
-    path = reset_link(outbox(app)[0])
+    path = reset_link(sent_mail(app)[0])
     token = csrf_token(client, path)
     response = client.post(path, data={"password": "short", "confirm": "short", "csrf_token": token})
     assert response.status_code == 422
@@ -251,7 +251,7 @@ def test_password_reset_ends_every_other_sign_in(app, make_app, client, login, m
     login(member)
     other_device = app.test_client()
     forgot(other_device, member.email)
-    path = reset_link(outbox(app)[0])
+    path = reset_link(sent_mail(app)[0])
     token = csrf_token(other_device, path)
     other_device.post(path, data={"password": "a new long password", "confirm": "a new long password",
                                   "csrf_token": token})

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from conftest import CSRF_META, PASSWORD, app_config, body_text, csrf_token, outbox
-from thinknet import create_app, mail
+from conftest import CSRF_META, PASSWORD, app_config, body_text, csrf_token, sent_mail
+from thinknet import create_app, outbox
 from thinknet.config import MissingBaseUrl
 from thinknet.extensions import db
 from thinknet.models import Rsvp, RsvpAnswer
@@ -30,7 +30,7 @@ def test_a_request_for_another_host_is_refused_and_sends_nothing(app, client, me
     response = client.post("/password/forgot", data={"email": member.email, "csrf_token": token},
                            headers={"Host": EVIL})
     assert response.status_code == 400
-    assert outbox(app) == []
+    assert sent_mail(app) == []
 
 
 @pytest.mark.parametrize("proxy_count", [0, 1])
@@ -39,7 +39,7 @@ def test_a_forged_forwarded_host_never_reaches_a_reset_link(make_app, member, pr
     client = app.test_client()
     response = forgot(client, member.email, **{"X-Forwarded-Host": EVIL})
     assert response.status_code == 303
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     assert re.search(r"http://localhost/password/reset/[\w-]+", body_text(message))
     assert EVIL not in message.as_string()
 
@@ -49,7 +49,7 @@ def test_links_come_from_the_base_url_even_for_a_host_the_operator_trusts(make_a
     app = make_app(TRUSTED_HOSTS=[EVIL, "localhost"], BASE_URL="https://breakfast.example.org/group")
     client = app.test_client()
     assert forgot(client, member.email, Host=EVIL).status_code == 303
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     assert re.search(r"https://breakfast\.example\.org/group/password/reset/[\w-]+", body_text(message))
     assert EVIL not in message.as_string()
 
@@ -76,19 +76,19 @@ def test_every_link_a_member_and_an_organizer_cause_points_at_the_site(make_app,
     response = client.post("/invitations/", headers={**host, "HX-Request": "true"}, data={
         "csrf_token": token, "email": "newcomer@example.org", "vouch_note": "A friend of ten years, thoughtful."})
     assert response.headers["HX-Redirect"] == "/invitations/"
-    client.post(f"/admin/meetings/{meeting_id}/invites", data={"csrf_token": token}, headers=host)
+    client.post(f"/admin/meetings/{meeting_id}/calendar-updates", data={"csrf_token": token}, headers=host)
     client.post(f"/meetings/{meeting_id}/rsvp", data={"csrf_token": token, "answer": "no"}, headers=host)
     me = client.get("/me/", headers=host).get_data(as_text=True)
     assert 'value="http://localhost/calendar/' in me and EVIL not in me
-    join_link = re.search(r"http://localhost(/join/[\w-]+)", body_text(outbox(app)[0])).group(1)
+    join_link = re.search(r"http://localhost(/join/[\w-]+)", body_text(sent_mail(app)[0])).group(1)
     newcomer = app.test_client()
     token = token_for(newcomer, join_link, host)
     newcomer.post(join_link, headers=host, data={
         "csrf_token": token, "name": "Nell Newcomer", "headline": "Baker", "sector": "Food",
         "password": "a long and private passphrase", "confirm": "a long and private passphrase",
         "accept_charter": "y"})
-    mail.wait_for_background()
-    messages = outbox(app)
+    outbox.wait_for_background()
+    messages = sent_mail(app)
     subjects = " | ".join(m["Subject"] for m in messages)
     for wanted in ("invites you", "Welcome", "seat opened"):
         assert wanted in subjects, subjects

@@ -35,7 +35,7 @@ def test_defaults_use_the_embedded_sqlite_and_the_file_outbox(instance):
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'thinknet.sqlite'}"
     assert app.config["MAIL_BACKEND"] == "file"
-    assert app.config["MAIL_FILE_PATH"] == str(instance / "outbox")
+    assert app.config["MAIL_FILE_PATH"] == str(instance / "sent-mail")
     assert app.config["SQLITE_BUSY_TIMEOUT_SECONDS"] == 30
 
 

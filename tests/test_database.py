@@ -9,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import column, func, inspect, select, table, text, update
+from sqlalchemy import func, inspect, select, text
 
 from thinknet.extensions import db
 from thinknet.models import Member

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, body_text, csrf_token, outbox
+from conftest import PASSWORD, body_text, csrf_token, sent_mail
 from thinknet.extensions import db
 from thinknet.invitations import services
 from thinknet.models import AuditEvent, Invitation, InvitationState, Member, utcnow
@@ -52,7 +52,7 @@ def test_the_whole_journey_from_invitation_to_signed_in_newcomer(app, client, lo
     assert "Invitation sent to nia@example.org." in client.get("/invitations/").get_data(as_text=True)
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
 
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     assert message["To"] == "nia@example.org"
     assert "Sam Sponsor invites you to" in message["Subject"]
     text = body_text(message)
@@ -99,7 +99,7 @@ def test_a_refused_invitation_names_the_rule_and_keeps_what_was_typed(app, clien
     assert "You can sponsor after attending 2 sessions; you have attended 1." in page
     assert 'value="nia@example.org"' in page
     assert VOUCH in page
-    assert outbox(app) == []
+    assert sent_mail(app) == []
 
 
 def test_an_email_already_taken_is_refused_next_to_the_field(client, login, sponsor):
@@ -163,7 +163,7 @@ def test_a_member_cannot_revoke_someone_elses_invitation(app, client, login, spo
 def test_joining_needs_the_charter_accepted_and_keeps_the_answers(app, client, login, sponsor):
     login(sponsor)
     invite(client)
-    path = join_path(outbox(app)[0])
+    path = join_path(sent_mail(app)[0])
     newcomer = app.test_client()
     response = join(newcomer, path, accept_charter="", password="short")
     page = response.get_data(as_text=True)
@@ -185,7 +185,7 @@ def test_joining_needs_the_charter_accepted_and_keeps_the_answers(app, client, l
 def test_an_unusable_link_says_which_and_what_to_do(app, client, login, sponsor, change, heading, message):
     login(sponsor)
     invite(client)
-    path = join_path(outbox(app)[0])
+    path = join_path(sent_mail(app)[0])
     with app.app_context():
         invitation = db.session.scalar(select(Invitation))
         if change == "expire":
@@ -212,7 +212,7 @@ def test_an_unknown_link_is_a_clear_404(client):
 def test_redeeming_the_same_invitation_at_the_same_moment_creates_one_member(app, client, login, sponsor):
     login(sponsor)
     invite(client)
-    path = join_path(outbox(app)[0])
+    path = join_path(sent_mail(app)[0])
     contenders = [app.test_client() for _ in range(4)]
     tokens = [csrf_token(c, path) for c in contenders]
     barrier = threading.Barrier(len(contenders))
@@ -276,7 +276,7 @@ def test_a_second_redemption_waits_for_the_first_and_is_refused_by_the_database(
 def test_a_signed_in_member_opening_a_join_link_is_sent_home(app, client, login, sponsor):
     login(sponsor)
     invite(client)
-    path = join_path(outbox(app)[0])
+    path = join_path(sent_mail(app)[0])
     response = client.get(path)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"

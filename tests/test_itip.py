@@ -8,11 +8,11 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
-from conftest import csrf_token, outbox, sign_in
+from conftest import csrf_token, sent_mail, sign_in
 from ical_checks import check_ics
-from thinknet import mail
+from thinknet import outbox
 from thinknet.extensions import db
-from thinknet.models import DeliveryState, InviteDelivery, Meeting, Member, Rsvp, RsvpAnswer
+from thinknet.models import MailState, Meeting, Member, OutgoingMail, Rsvp, RsvpAnswer
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def smtp_app(make_app, smtp_server):
 def people(smtp_app, make_member):
     organizer = make_member.organizer(name="Olga Organizer", email="olga@example.org")
     ada = make_member(name="Ada Lovelace", email="ada@example.org")
-    opted_out = make_member(name="Otto Optout", email="otto@example.org", wants_calendar_invites=False)
+    opted_out = make_member(name="Otto Optout", email="otto@example.org", wants_calendar_updates=False)
     return organizer, ada, opted_out
 
 
@@ -40,9 +40,9 @@ def organizer_client(app, organizer):
 
 
 def send_invites(client, meeting_id):
-    response = client.post(f"/admin/meetings/{meeting_id}/invites", data={"csrf_token": csrf_token(client, "/")})
+    response = client.post(f"/admin/meetings/{meeting_id}/calendar-updates", data={"csrf_token": csrf_token(client, "/")})
     assert response.status_code == 303
-    mail.wait_for_background()
+    outbox.wait_for_background()
     return response
 
 
@@ -77,7 +77,7 @@ def test_each_member_gets_their_own_invite_with_the_mime_tree_calendars_need(smt
     assert "Breakfast on" in message["Subject"]
     with smtp_app.app_context():
         meeting = db.session.get(Meeting, meeting_id)
-        assert (meeting.invites_sent_sequence, meeting.invites_outdated) == (0, False)
+        assert (meeting.calendar_sent_sequence, meeting.calendars_outdated) == (0, False)
 
 
 def test_moving_a_session_offers_the_update_which_keeps_the_uid_and_raises_the_sequence(
@@ -110,7 +110,7 @@ def test_cancelling_sends_the_cancellation_to_everyone_invited(smtp_app, smtp_se
                                        ).walk("VEVENT")[0]["UID"]
     smtp_server.received.clear()
     client.post(f"/admin/meetings/{meeting_id}/cancel", data={"reason": "Snow", "csrf_token": csrf_token(client, "/")})
-    mail.wait_for_background()
+    outbox.wait_for_background()
     assert {r.rcpt_tos[0] for r in smtp_server.received} == {organizer.email, ada.email}
     message = smtp_server.received[0].message
     [part] = calendar_parts(message)
@@ -129,8 +129,8 @@ def test_one_refused_address_does_not_stop_the_rest_and_the_organizer_sees_it(sm
     send_invites(client, meeting_id)
     assert {r.rcpt_tos[0] for r in smtp_server.received} == {organizer.email, ada.email}
     with smtp_app.app_context():
-        states = dict(db.session.execute(select(InviteDelivery.member_id, InviteDelivery.state)).all())
-    assert states[bounced.id] == DeliveryState.FAILED and states[ada.id] == DeliveryState.SENT
+        states = dict(db.session.execute(select(OutgoingMail.member_id, OutgoingMail.state)).all())
+    assert states[bounced.id] == MailState.FAILED and states[ada.id] == MailState.SENT
     page = client.get(f"/admin/meetings/{meeting_id}").get_data(as_text=True)
     assert "2 delivered, 1 failed" in page
     assert "Bo Bounce &lt;bo@example.org&gt;: SMTPRecipientsRefused" in page
@@ -138,13 +138,14 @@ def test_one_refused_address_does_not_stop_the_rest_and_the_organizer_sees_it(sm
 
 def test_the_page_does_not_wait_for_the_mail_server(smtp_app, smtp_server, people, meeting_id):
     organizer = people[0]
+    smtp_app.config["MAIL_IN_BACKGROUND"] = True
     client = organizer_client(smtp_app, organizer)
     smtp_server.gate.clear()  # the mail server holds every message
-    response = client.post(f"/admin/meetings/{meeting_id}/invites", data={"csrf_token": csrf_token(client, "/")})
+    response = client.post(f"/admin/meetings/{meeting_id}/calendar-updates", data={"csrf_token": csrf_token(client, "/")})
     assert response.status_code == 303  # answered while the mail server still holds the first message
     assert smtp_server.received == []
     smtp_server.gate.set()
-    mail.wait_for_background()
+    outbox.wait_for_background()
     assert len(smtp_server.received) == 2
 
 
@@ -153,9 +154,9 @@ def test_invites_for_the_next_weeks_go_out_in_one_action(smtp_app, smtp_server, 
     for days in (3, 10, 17, 40):
         make_meeting(days_from_now=days)
     client = organizer_client(smtp_app, organizer)
-    response = client.post("/admin/invites", data={"weeks": "3", "csrf_token": csrf_token(client, "/")})
+    response = client.post("/admin/calendar-updates", data={"weeks": "3", "csrf_token": csrf_token(client, "/")})
     assert response.status_code == 303
-    mail.wait_for_background()
+    outbox.wait_for_background()
     assert len(smtp_server.received) == 3 * 2
 
 
@@ -164,7 +165,7 @@ def test_without_a_mail_server_invites_land_in_the_outbox(app, make_member, make
     meeting_id = make_meeting(days_from_now=3)
     client = organizer_client(app, organizer)
     send_invites(client, meeting_id)
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     [part] = calendar_parts(message)
     check_ics(part.get_payload(decode=True), "REQUEST")
 
@@ -184,12 +185,13 @@ def test_unsent_invites_are_retried_by_the_scheduled_job(smtp_app, smtp_server, 
     with smtp_app.app_context():
         meeting = db.session.get(Meeting, meeting_id)
         for member in db.session.scalars(select(Member)):
-            db.session.add(InviteDelivery(meeting_id=meeting.id, member_id=member.id, method="REQUEST", sequence=0,
-                                          created_at=meeting.created_at - timedelta(hours=1)))
+            db.session.add(OutgoingMail(kind="calendar", recipient=member.email, member_id=member.id,
+                                        meeting_id=meeting.id, calendar_method="REQUEST", calendar_sequence=0,
+                                        created_at=meeting.created_at - timedelta(hours=1)))
         db.session.commit()
     result = smtp_app.test_cli_runner().invoke(args=["send-reminders"])
     assert result.exit_code == 0, result.output
-    assert "3 invite(s) sent late" in result.output
+    assert "3 message(s) sent, 0 not sent" in result.output
     assert len(smtp_server.received) == 3
     again = smtp_app.test_cli_runner().invoke(args=["send-reminders"])
-    assert "0 invite(s) sent late" in again.output
+    assert "0 message(s) sent" in again.output

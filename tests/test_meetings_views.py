@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, csrf_token, outbox, sign_in
+from conftest import PASSWORD, csrf_token, sent_mail, sign_in
 from thinknet.extensions import db
 from thinknet.models import (
     Attendance,
@@ -103,7 +103,7 @@ def test_the_member_sees_their_place_on_the_waitlist_and_is_emailed_when_a_seat_
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     login(first)
     rsvp(client, meeting_id, "no")
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     assert message["To"] == second.email and "seat opened up" in message["Subject"].lower()
     assert answers(app, meeting_id) == {(first.id, "no", False), (second.id, "yes", False)}
 

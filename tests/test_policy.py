@@ -14,7 +14,7 @@ from thinknet.auth.services import request_password_reset
 from thinknet.extensions import db
 from thinknet.invitations.services import issue_invitation
 from thinknet.calendar.feed import feed_token
-from thinknet.models import AuditEvent, Member, MemberStatus, Topic, TopicState
+from thinknet.models import AuditEvent, MailState, Member, MemberStatus, OutgoingMail, Topic, TopicState
 
 ROLES = ["visitor", "newcomer", "member_a", "member_b", "suspended", "organizer"]
 SIGNED_OUT = {"visitor", "newcomer", "suspended"}
@@ -24,15 +24,16 @@ SIGNED_OUT = {"visitor", "newcomer", "suspended"}
 EVERYONE, MEMBERS, ORGANIZERS, A_ONLY = "everyone", "members", "organizers", "a_only"
 
 POLICY: dict[tuple[str, str], str] = {
-    ("admin.index", "GET"): ORGANIZERS, ("admin.audit", "GET"): ORGANIZERS, ("admin.members", "GET"): ORGANIZERS,
+    ("admin.index", "GET"): ORGANIZERS, ("admin.mail_page", "GET"): ORGANIZERS,
+    ("admin.send_mail_again", "POST"): ORGANIZERS, ("admin.audit", "GET"): ORGANIZERS, ("admin.members", "GET"): ORGANIZERS,
     ("admin.member", "GET"): ORGANIZERS, ("admin.member_action", "POST"): ORGANIZERS,
     ("admin.invitations", "GET"): ORGANIZERS, ("admin.approve_invitation", "POST"): ORGANIZERS,
     ("admin.revoke_invitation", "POST"): ORGANIZERS, ("admin.settings", "GET"): ORGANIZERS,
     ("admin.settings", "POST"): ORGANIZERS, ("admin.series", "GET"): ORGANIZERS, ("admin.series", "POST"): ORGANIZERS,
     ("admin.meetings", "GET"): ORGANIZERS, ("admin.meetings", "POST"): ORGANIZERS,
     ("admin.meeting", "GET"): ORGANIZERS, ("admin.meeting", "POST"): ORGANIZERS,
-    ("admin.cancel_meeting", "POST"): ORGANIZERS, ("admin.send_meeting_invites", "POST"): ORGANIZERS,
-    ("admin.send_upcoming_invites", "POST"): ORGANIZERS,
+    ("admin.cancel_meeting", "POST"): ORGANIZERS, ("admin.send_calendar_updates", "POST"): ORGANIZERS,
+    ("admin.send_upcoming_calendar_updates", "POST"): ORGANIZERS,
     ("auth.login", "GET"): "signed_out_page", ("auth.login", "POST"): "signed_out_page",
     ("auth.logout", "POST"): MEMBERS,
     ("auth.forgot_password", "GET"): EVERYONE, ("auth.forgot_password", "POST"): EVERYONE,
@@ -102,8 +103,10 @@ def world(app, make_member, make_meeting, attend):
         db.session.add(topic)
         issued = issue_invitation(member_a, "newcomer@example.org", "Known for years, a thoughtful person.")
         reset = request_password_reset(a.email)
+        failed = OutgoingMail(kind="welcome", recipient="gone@example.org", subject="Welcome", state=MailState.FAILED)
+        db.session.add(failed)
         db.session.commit()
-        ids = {"member_id": a.id, "topic_id": topic.id, "invitation_id": issued.invitation.id,
+        ids = {"member_id": a.id, "topic_id": topic.id, "invitation_id": issued.invitation.id, "mail_id": failed.id,
                "meeting_id": meeting_id, "action": "suspend"}
         tokens = {"join.landing": issued.token, "auth.reset_password": reset.token,
                   "calendar.subscription": feed_token(member_a), "own_data.open_link": "not-a-link-anyone-was-sent"}
@@ -210,7 +213,7 @@ def test_no_email_carries_another_members_address(app, world, make_meeting, clos
     headcount), then checks that each message names no address but its recipient's and the sender's."""
     from email.utils import parseaddr
 
-    from thinknet import mail
+    from thinknet import outbox
     from thinknet.models import Rsvp, RsvpAnswer, utcnow
 
     a, b, organizer = world["a"], world["b"], world["organizer"]
@@ -231,16 +234,16 @@ def test_no_email_carries_another_members_address(app, world, make_meeting, clos
     as_b.post(f"/meetings/{seat}/rsvp", data={"answer": "yes", "csrf_token": csrf_token(as_b, "/")})
     as_a.post(f"/meetings/{seat}/rsvp", data={"answer": "yes", "csrf_token": csrf_token(as_a, "/")})
     as_b.post(f"/meetings/{seat}/rsvp", data={"answer": "no", "csrf_token": csrf_token(as_b, "/")})
-    as_org.post(f"/admin/meetings/{seat}/invites", data={"csrf_token": csrf_token(as_org, "/")})
+    as_org.post(f"/admin/meetings/{seat}/calendar-updates", data={"csrf_token": csrf_token(as_org, "/")})
     as_org.post(f"/admin/members/{b.id}/suspend", data={"reason": "Pitching", "csrf_token": csrf_token(as_org, "/")})
     anonymous = app.test_client()
     anonymous.post("/password/forgot", data={"email": a.email, "csrf_token": csrf_token(anonymous, "/password/forgot")})
-    mail.wait_for_background()
+    outbox.wait_for_background()
     assert app.test_cli_runner().invoke(args=["send-reminders"]).exit_code == 0
 
-    from conftest import outbox
+    from conftest import sent_mail
 
-    messages = outbox(app)
+    messages = sent_mail(app)
     subjects = " | ".join(m["Subject"] for m in messages)
     for expected_kind in ("invites you", "Welcome", "Reset your password", "seat opened", "Breakfast on",
                           "suspended", "Headcount"):

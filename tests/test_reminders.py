@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import body_text, outbox
+from conftest import body_text, sent_mail
 from thinknet.extensions import db
 from thinknet.meetings.reminders import send_lapse_nudges
 from thinknet.models import Attendance, Meeting, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
-MESSAGE_KINDS = ["invitation", "welcome", "password_reset", "meeting_invite", "seat_opened", "cutoff_headcount",
+MESSAGE_KINDS = ["invitation", "welcome", "password_reset", "calendar_update", "seat_opened", "cutoff_headcount",
                  "sponsor_notice", "lapse_nudge"]
 
 
@@ -41,14 +41,14 @@ def test_at_the_cutoff_organizers_get_the_headcount_once(app, make_member, make_
         db.session.add_all([Rsvp(meeting_id=closed, member_id=coming.id, answer=RsvpAnswer.YES),
                             Rsvp(meeting_id=closed, member_id=maybe.id, answer=RsvpAnswer.MAYBE)])
         db.session.commit()
-    assert "Headcounts sent for 1 session(s)" in remind(app)
-    messages = outbox(app)
+    assert "Headcounts for 1 session(s)" in remind(app)
+    messages = sent_mail(app)
     assert sorted(m["To"] for m in messages) == sorted(o.email for o in organizers)
     text = body_text(messages[0])
     assert "1 coming, 1 maybe" in text and "Cara Coming" in text and "Milo Maybe" in text and "Blue Door" in text
     assert all(has_both_bodies(m) for m in messages)
-    assert "Headcounts sent for 0 session(s)" in remind(app)
-    assert len(outbox(app)) == 2
+    assert "Headcounts for 0 session(s)" in remind(app)
+    assert len(sent_mail(app)) == 2
     with app.app_context():
         assert db.session.get(Meeting, open_still).headcount_sent_at is None
 
@@ -81,7 +81,7 @@ def test_after_four_missed_sessions_the_sponsor_gets_one_kind_nudge(app, pair, m
     make_member.organizer(name="Olga Organizer")
     record_sessions(app, [[member, sponsor], [sponsor], [sponsor], [sponsor], [sponsor]])
     assert "1 lapse nudge(s)" in remind(app)
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     assert message["To"] == sponsor.email
     assert "Lee Lapsed" in message["Subject"] and "drop them a line" in body_text(message)
     assert has_both_bodies(message)
@@ -113,7 +113,7 @@ def test_with_no_active_sponsor_the_organizers_are_nudged(app, pair, make_member
         db.session.commit()
     record_sessions(app, [[organizer]] * 4)
     remind(app)
-    [message] = outbox(app)
+    [message] = sent_mail(app)
     assert message["To"] == organizer.email and "Their sponsor is no longer in the group" in body_text(message)
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import csrf_token, outbox, sign_in
+from conftest import csrf_token, sent_mail, sign_in
 from thinknet.security import CONTENT_SECURITY_POLICY, redact
 
 
@@ -47,7 +47,7 @@ def test_sign_out_clears_site_data(client, login, member):
 @pytest.mark.parametrize("password", ["password", "12345678", "iloveyou", "QWERTYUIOP"])
 def test_common_passwords_are_refused_next_to_the_field(app, client, member, password):
     client.post("/password/forgot", data={"email": member.email, "csrf_token": csrf_token(client, "/password/forgot")})
-    path = re.search(r"http://localhost(/password/reset/\S+)", outbox(app)[0].as_string()).group(1)
+    path = re.search(r"http://localhost(/password/reset/\S+)", sent_mail(app)[0].as_string()).group(1)
     response = client.post(path, data={"password": password, "confirm": password, "csrf_token": csrf_token(client, path)})
     assert response.status_code == 422
     assert "one of the most common ones" in response.get_data(as_text=True)
@@ -55,7 +55,7 @@ def test_common_passwords_are_refused_next_to_the_field(app, client, member, pas
 
 def test_long_passphrases_without_composition_rules_are_welcome(app, client, member):
     client.post("/password/forgot", data={"email": member.email, "csrf_token": csrf_token(client, "/password/forgot")})
-    path = re.search(r"http://localhost(/password/reset/\S+)", outbox(app)[0].as_string()).group(1)
+    path = re.search(r"http://localhost(/password/reset/\S+)", sent_mail(app)[0].as_string()).group(1)
     passphrase = "the quiet owl reads by lamplight at dawn " * 2  # 82 characters, lowercase and spaces only
     response = client.post(path, data={"password": passphrase, "confirm": passphrase,
                                        "csrf_token": csrf_token(client, path)})

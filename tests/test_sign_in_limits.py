@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, body_text, csrf_token, outbox, sign_in
+from conftest import PASSWORD, body_text, csrf_token, sent_mail, sign_in
 from servers import GunicornServer
 from test_multiworker import Browser, all_at_once
 from thinknet.extensions import db
@@ -21,7 +21,7 @@ def ask_reset(client, email):
 
 
 def outbox_of(client):
-    return outbox(client.application)
+    return sent_mail(client.application)
 
 
 def use_reset(client, path, password="a brand new passphrase"):

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DatabaseError
 
 import pytest
-from conftest import PASSWORD, csrf_token, outbox, sign_in
+from conftest import PASSWORD, csrf_token, sent_mail, sign_in
 from thinknet import throttle
 from thinknet.extensions import db
 from thinknet.models import Attempt, AuditEvent, Member, utcnow
@@ -58,7 +58,7 @@ def test_reset_links_are_limited_per_account(app, client, member):
                                                      "csrf_token": csrf_token(client, "/password/forgot")})
     assert response.status_code == 429
     assert "Too many reset requests" in response.get_data(as_text=True)
-    assert len(outbox(app)) == throttle.LIMITS["reset"].per_account
+    assert len(sent_mail(app)) == throttle.LIMITS["reset"].per_account
 
 
 def test_guessing_invitation_tokens_is_stopped(app, client):

@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from conftest import csrf_token, outbox, sign_in
+from conftest import csrf_token, sent_mail, sign_in
 from thinknet.extensions import db
 from thinknet.models import Topic, TopicState, Vote
 
@@ -199,7 +199,7 @@ def test_an_anonymous_author_appears_in_no_response_a_non_author_receives(
         assert traces(text, author) == old, key
     assert seen_topic
     assert "Anonymous" in client.get(f"/topics/{topic_id}").get_data(as_text=True)
-    assert all(author.email not in str(message) for message in outbox(app))
+    assert all(author.email not in str(message) for message in sent_mail(app))
 
 
 def test_the_topics_list_comes_a_page_at_a_time_most_wanted_first(app, client, login, member, make_member):

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, has_request_context
+from flask import Flask, Request, has_request_context
+from werkzeug.routing import MapAdapter
 
 from thinknet import database, links
 
@@ -17,6 +19,14 @@ class Thinknet(Flask):
                                    _external=_external, **values)
         path = super().url_for(endpoint, _anchor=_anchor, _method=_method, _external=False, **values)
         return links.absolute(path, self)
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Outside a request (a command, the outbox's sender, a service run from a script), links are built on
+        BASE_URL too, instead of failing for want of SERVER_NAME."""
+        if request is not None or self.config["SERVER_NAME"]:
+            return super().create_url_adapter(request)
+        base = urlsplit(self.config["BASE_URL"])
+        return self.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
 
     def dispatch_request(self) -> Any:
         """Runs the view, then commits its changes in this one place (Indico's RH.process): a view that

@@ -9,8 +9,10 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from thinknet import outbox
 from thinknet.auth.services import password_problem
 from thinknet.extensions import db
+from thinknet.links import links_context
 from thinknet.models import Role
 
 DEMO_SIGN_IN_FILE = "demo-sign-in.txt"
@@ -122,17 +124,27 @@ def schedule_ahead() -> None:
 @click.command("send-reminders")
 @with_appcontext
 def send_reminders() -> None:
-    """Sends what is due: cut-off headcounts, lapse nudges, invites left unsent (cron, every few minutes)."""
-    from thinknet import mail
-    from thinknet.calendar.itip import retry_pending
+    """Queues what is due (cut-off headcounts, lapse nudges) and sends every message waiting in the outbox
+    (cron, every few minutes)."""
     from thinknet.meetings.reminders import send_cutoff_headcounts, send_lapse_nudges
 
-    with mail.links_context(current_app._get_current_object()):
+    with links_context(current_app._get_current_object()):
         headcounts = send_cutoff_headcounts()
         nudges = send_lapse_nudges()
-        sent, failed = retry_pending()
-    click.echo(f"Headcounts sent for {headcounts} session(s); {nudges} lapse nudge(s); "
-               f"{sent} invite(s) sent late, {failed} failed.")
+        sent, not_sent = outbox.send_due()
+    click.echo(f"Headcounts for {headcounts} session(s); {nudges} lapse nudge(s); "
+               f"{sent} message(s) sent, {not_sent} not sent (tried again later, or failed: see /admin/mail).")
+
+
+@click.command("send-mail")
+@with_appcontext
+def send_mail() -> None:
+    """Sends every message waiting in the outbox whose time has come (the app's own sender does this too; run
+    it from cron when no app process is running, or to see what happens)."""
+    with links_context(current_app._get_current_object()):
+        sent, not_sent = outbox.send_due()
+    waiting, failed = outbox.waiting_and_failed()
+    click.echo(f"{sent} message(s) sent, {not_sent} not sent; {waiting} waiting, {failed} failed.")
 
 
 @click.command("backup")
@@ -171,5 +183,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(schedule_ahead)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(send_mail)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

@@ -38,8 +38,17 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_COUNT": 0,
     "RATELIMIT_HEADERS_ENABLED": True,
     "MAIL_TIMEOUT": 10,
-    # Bulk invites are sent after the response, in a background thread.
+    # Queued mail is sent by each process's outbox thread after the commit (thinknet.outbox); off, it is sent
+    # at the commit, before the response (tests, one-off scripts).
     "MAIL_IN_BACKGROUND": True,
+    # A message not sent is tried again after each of these, in seconds (1 min, 5 min, 30 min, 2 h), then failed
+    # and shown to organizers on /admin/mail.
+    "MAIL_RETRY_DELAYS": (60, 300, 1800, 7200),
+    # How often each process's outbox looks for messages due again (retries, or left by a stopped process).
+    "MAIL_POLL_SECONDS": 30,
+    # A message claimed this long ago and not finished belongs to a process that died mid-send: sent again.
+    # Well above MAIL_TIMEOUT, so a slow send in progress is never taken twice.
+    "MAIL_STUCK_SECONDS": 600,
     # The site's one canonical address (scheme, host and any path prefix): every absolute link the app writes
     # (emails, calendar invites, the feed link) is built from it, never from a request's Host. Required in
     # production; in development it is DEVELOPMENT_BASE_URL.
@@ -80,7 +89,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if app.config["SQLALCHEMY_ENGINE_OPTIONS"] is None:
         sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {} if sqlite else {"pool_pre_ping": True}
-    app.config.setdefault("MAIL_FILE_PATH", str(instance / "outbox"))
+    app.config.setdefault("MAIL_FILE_PATH", str(instance / "sent-mail"))
     if app.config.get("MAIL_SERVER") and not _explicit(app, overrides, "MAIL_BACKEND"):
         app.config["MAIL_BACKEND"] = "smtp"
     if not app.config.get("SECRET_KEY"):

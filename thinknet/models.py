@@ -128,7 +128,7 @@ class Member(UserMixin, db.Model):
     )
     # None means "ask me each week".
     standing_rsvp: Mapped[RsvpAnswer | None] = mapped_column(_enum(RsvpAnswer))
-    wants_calendar_invites: Mapped[bool] = mapped_column(Boolean, default=True)
+    wants_calendar_updates: Mapped[bool] = mapped_column(Boolean, default=True)
     wants_calendar_feed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Part of the feed link's HMAC: raising it retires every link handed out before.
     calendar_feed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -311,9 +311,9 @@ class Meeting(db.Model):
     state: Mapped[MeetingState] = mapped_column(_enum(MeetingState), default=MeetingState.SCHEDULED)
     calendar_uid: Mapped[str] = mapped_column(String(100), unique=True, default=new_calendar_uid)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
-    invites_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The SEQUENCE the last invites carried; below `sequence`, calendars hold an outdated copy.
-    invites_sent_sequence: Mapped[int | None] = mapped_column(Integer)
+    calendar_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The SEQUENCE the last calendar updates carried; below `sequence`, calendars hold an outdated copy.
+    calendar_sent_sequence: Mapped[int | None] = mapped_column(Integer)
     headcount_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -323,40 +323,56 @@ class Meeting(db.Model):
     series: Mapped[Series | None] = relationship()
 
     @property
-    def invites_outdated(self) -> bool:
-        return self.invites_sent_sequence is not None and self.invites_sent_sequence < self.sequence
+    def calendars_outdated(self) -> bool:
+        return self.calendar_sent_sequence is not None and self.calendar_sent_sequence < self.sequence
 
     @property
     def is_cancelled(self) -> bool:
         return self.state == MeetingState.CANCELLED
 
 
-class DeliveryState(StrEnum):
-    PENDING = "pending"
+class MailState(StrEnum):
+    PENDING = "pending"  # waiting for its first try, or for the next after a failure
     SENDING = "sending"
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # every try failed, or the mail server refused it for good: organizers see it
 
 
-class InviteDelivery(db.Model):
-    """One calendar invite (request or cancel) to one member: queued, then sent or failed with its error."""
+class OutgoingMail(db.Model):
+    """One message to one person, queued in the transaction of the change that causes it and sent after the
+    commit by the outbox (thinknet.outbox), retried with back-off. Most are written when queued; a calendar
+    update (kind "calendar") is written when sent, from its session and the member's answer at that moment."""
 
-    __tablename__ = "invite_delivery"
+    __tablename__ = "outgoing_mail"
     # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
-    __table_args__ = {"info": {"unshown": True}}
+    __table_args__ = (
+        Index("ix_outgoing_mail_state_next_attempt_at", "state", "next_attempt_at"),
+        {"info": {"unshown": True}},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
-    method: Mapped[str] = mapped_column(String(10))
-    sequence: Mapped[int] = mapped_column(Integer)
-    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState), default=DeliveryState.PENDING, index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # the template's name, or "calendar"
+    recipient: Mapped[str] = mapped_column(String(320))
+    sender: Mapped[str] = mapped_column(String(400), default="")  # as it was when queued; a calendar update's when sent
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    # What the message is about, for the pages that report on it.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    calendar_method: Mapped[str | None] = mapped_column(String(10))  # REQUEST or CANCEL
+    calendar_sequence: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[MailState] = mapped_column(_enum(MailState), default=MailState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    meeting: Mapped[Meeting] = relationship()
-    member: Mapped[Member] = relationship()
+    meeting: Mapped[Meeting | None] = relationship()
+    member: Mapped[Member | None] = relationship()
 
 
 class Rsvp(db.Model):

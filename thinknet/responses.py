@@ -10,7 +10,6 @@ from flask import Response, flash, make_response, request, url_for
 from thinknet import htmx, mail, throttle
 from thinknet.auth.forms import ForgotPasswordForm
 from thinknet.auth.services import ResetRequest
-from thinknet.database import after_commit
 from thinknet.members.services import export_own_data
 from thinknet.models import Member
 
@@ -30,8 +29,7 @@ def email_a_link(form: ForgotPasswordForm, page: str, issue: Callable[[str], Res
     link = issue(form.email.data)
     if link is not None:
         url = url_for(endpoint, token=link.token, _external=True)
-        after_commit(lambda: mail.send(link.member.email, subject, template, member=link.member,
-                                       expires_at=link.expires_at, link=url))
+        mail.queue(link.member.email, subject, template, member=link.member, expires_at=link.expires_at, link=url)
     flash(said, "info")
     return htmx.redirect_to(url_for("auth.login"))
 

@@ -36,7 +36,7 @@ class Live:
     ids: dict[str, int] = field(default_factory=dict)
 
     def outbox_text(self) -> str:
-        folder = self.instance / "outbox"
+        folder = self.instance / "sent-mail"
         return "".join(p.read_text(errors="replace") for p in sorted(folder.glob("*"))) if folder.exists() else ""
 
 

@@ -5,20 +5,19 @@ from collections.abc import Callable
 
 from datetime import time
 
-from flask import Blueprint, Response, abort, current_app, flash, request, url_for
+from flask import Blueprint, Response, abort, flash, request, url_for
 from flask_login import current_user
 
 from thinknet.access import resubmittable
-from thinknet import htmx, mail
+from thinknet import htmx, mail, outbox
 from thinknet.admin import services
 from thinknet.admin.forms import ApproveForm, InviteWeeksForm, MeetingForm, ReasonForm, SeriesForm, SettingsForm
-from thinknet.database import after_commit
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.calendar import itip
 from thinknet.meetings import queries, schedule
 from thinknet.members import services as member_services
-from thinknet.models import Invitation, Meeting, Member, Settings, utcnow
+from thinknet.models import Meeting, Member, Settings, utcnow
 from thinknet.templating import local_time
 from thinknet.topics import services as topic_services
 
@@ -27,7 +26,23 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.route("/")
 def index() -> Response:
-    return htmx.render("admin/index.html", events=services.recent_audit_events(limit=10))
+    waiting, failed = outbox.waiting_and_failed()
+    return htmx.render("admin/index.html", events=services.recent_audit_events(limit=10), mail_failed=failed)
+
+
+@bp.route("/mail")
+def mail_page() -> Response:
+    return htmx.render("admin/mail.html", failed=outbox.failed_messages(), waiting=outbox.waiting_messages())
+
+
+@bp.route("/mail/<int:mail_id>/send-again", methods=["POST"])
+def send_mail_again(mail_id: int) -> Response:
+    if not ApproveForm().validate_on_submit():
+        abort(400)
+    message = outbox.get_failed_or_404(mail_id)
+    outbox.send_again(message)
+    flash(f"The message to {message.recipient} is queued again.", "success")
+    return htmx.redirect_to(url_for("admin.mail_page"))
 
 
 @bp.route("/audit")
@@ -57,27 +72,6 @@ def member(member_id: int) -> Response:
     return render_member(db.get_or_404(Member, member_id))
 
 
-def email_the_approved(invitation: Invitation, token: str) -> None:
-    if mail.send_invitation(invitation, token):
-        flash(f"Approved: the invitation is emailed to {invitation.email}.", "success")
-    else:
-        flash(f"Approved, but the email to {invitation.email} could not be sent just now: check the mail "
-              "settings, then revoke it and ask the sponsor to invite again.", "error")
-
-
-def tell_about_departure(member: Member, departure: member_services.Departure | None) -> None:
-    """After the commit: the sponsor of a suspended member, and whoever took a freed seat, are emailed; the
-    organizer is told of any message that could not be sent."""
-    if departure is None:
-        return
-    sponsor = departure.sponsor_to_tell
-    if sponsor is not None and not mail.send(sponsor.email, f"{member.name}'s membership is suspended",
-                                             "sponsor_notice", sponsor=sponsor, member=member):
-        flash(f"{sponsor.name}, who sponsored {member.name}, could not be emailed about it just now.", "error")
-    for meeting, promoted in departure.promoted:
-        mail.tell_seat_opened(meeting, promoted)
-
-
 MEMBER_ACTIONS: dict[str, tuple[Callable[[Member, Member, str], member_services.Departure | None], str]] = {
     "suspend": (member_services.suspend_member, "{name} is suspended."),
     "reinstate": (member_services.reinstate_member, "{name} is active again."),
@@ -99,12 +93,11 @@ def member_action(member_id: int, action: str) -> Response:
     if not form.validate_on_submit():
         return render_member(member, form, action, 422)
     try:
-        departure = perform(member, current_user, form.reason.data.strip())
+        perform(member, current_user, form.reason.data.strip())
     except member_services.MemberActionRefused as refused:
         form.form_errors.append(str(refused))  # with the reason typed; the 422 rolls the request back
         return render_member(member, form, action, 422)
     flash(done.format(name=member.name), "success")
-    after_commit(lambda: tell_about_departure(member, departure))
     return htmx.redirect_to(url_for("admin.member", member_id=member.id))
 
 
@@ -119,7 +112,8 @@ def approve_invitation(invitation_id: int) -> Response:
     if not ApproveForm().validate_on_submit():
         abort(400)
     token = invitation_services.approve_invitation(invitation, current_user)  # a refusal goes back with its message
-    after_commit(lambda: email_the_approved(invitation, token))
+    mail.send_invitation(invitation, token)
+    flash(f"Approved: the invitation is on its way to {invitation.email}.", "success")
     return htmx.redirect_to(url_for("admin.invitations"))
 
 
@@ -215,13 +209,7 @@ def prefilled_meeting_form(meeting: Meeting) -> MeetingForm:
 
 def render_meeting(meeting: Meeting, form: MeetingForm, cancel_form: ReasonForm, status: int = 200) -> Response:
     return htmx.render("admin/meeting.html", meeting=meeting, form=form, cancel_form=cancel_form, status=status,
-                       report=itip.delivery_report(meeting) if meeting.invites_sent_at else None)
-
-
-def send_invites(deliveries: list) -> None:
-    """Sends after the response: a page never waits on a mail server."""
-    invites_ids = [delivery.id for delivery in deliveries]
-    mail.run_in_background(current_app._get_current_object(), itip.deliver, invites_ids)
+                       report=itip.delivery_report(meeting) if meeting.calendar_sent_at else None)
 
 
 @bp.route("/meetings/<int:meeting_id>", methods=["GET", "POST"])
@@ -235,8 +223,7 @@ def meeting(meeting_id: int) -> Response:
         except schedule.MeetingChangeRefused as refused:
             form.day.errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
-            after_commit(lambda: mail.tell_seat_opened(meeting, promoted))
-            if meeting.invites_outdated:
+            if meeting.calendars_outdated:
                 flash("The session is saved. Its invites went out before this change: send the update so "
                       "calendars follow.", "info")
                 return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id) + "#invites")
@@ -257,8 +244,7 @@ def cancel_meeting(meeting_id: int) -> Response:
             form.form_errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
             topic_services.roll_over(meeting)
-            cancellations = itip.queue_cancellations(meeting) if meeting.invites_sent_at else []
-            after_commit(lambda: send_invites(cancellations))
+            cancellations = itip.queue_cancellations(meeting) if meeting.calendar_sent_at else []
             flash("The session is cancelled; its topics move to the next session"
                   + (f", and {len(cancellations)} calendar cancellations are on their way." if cancellations else "."),
                   "success")
@@ -266,28 +252,26 @@ def cancel_meeting(meeting_id: int) -> Response:
     return render_meeting(meeting, prefilled_meeting_form(meeting), form, 422)
 
 
-@bp.route("/meetings/<int:meeting_id>/invites", methods=["POST"])
-def send_meeting_invites(meeting_id: int) -> Response:
+@bp.route("/meetings/<int:meeting_id>/calendar-updates", methods=["POST"])
+def send_calendar_updates(meeting_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
     if meeting.starts_at <= utcnow():
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
-    deliveries = itip.queue_invites([meeting])
-    after_commit(lambda: send_invites(deliveries))
+    deliveries = itip.queue_calendar_updates([meeting])
     flash(f"Sending {'the update' if meeting.sequence else 'invites'} to {len(deliveries)} "
           f"member{'s' if len(deliveries) != 1 else ''}.", "success")
     return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id) + "#invites")
 
 
-@bp.route("/invites", methods=["POST"])
-def send_upcoming_invites() -> Response:
+@bp.route("/calendar-updates", methods=["POST"])
+def send_upcoming_calendar_updates() -> Response:
     form = InviteWeeksForm()
     if not form.validate_on_submit():
         flash("Choose from 1 to 8 weeks.", "error")
         return htmx.redirect_to(url_for("admin.meetings"))
-    meetings = itip.upcoming_for_invites(form.weeks.data)
-    deliveries = itip.queue_invites(meetings)
-    after_commit(lambda: send_invites(deliveries))
+    meetings = itip.upcoming_sessions(form.weeks.data)
+    deliveries = itip.queue_calendar_updates(meetings)
     flash(f"Sending invites for {len(meetings)} session{'s' if len(meetings) != 1 else ''} "
           f"({len(deliveries)} messages).", "success")
     return htmx.redirect_to(url_for("admin.meetings"))

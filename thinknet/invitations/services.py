@@ -19,6 +19,7 @@ from thinknet.models import (
     InvitationState,
     Member,
     MemberStatus,
+    OutgoingMail,
     Settings,
     utcnow,
 )
@@ -288,6 +289,14 @@ def invitations_for(sponsor: Member) -> list[Invitation]:
             .where(Invitation.sponsor_id == sponsor.id).order_by(Invitation.created_at.desc())
         )
     )
+
+
+def emails_of(invitations: list[Invitation]) -> dict[int, OutgoingMail]:
+    """The latest email of each invitation's link, by invitation id: the sponsor sees whether it went out."""
+    rows = db.session.scalars(
+        select(OutgoingMail).where(OutgoingMail.invitation_id.in_([invitation.id for invitation in invitations]),
+                                   OutgoingMail.kind == "invitation").order_by(OutgoingMail.id))
+    return {mail.invitation_id: mail for mail in rows}
 
 
 def get_invitation_or_404(invitation_id: int, own_by: Member | None = None) -> Invitation:

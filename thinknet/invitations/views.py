@@ -7,12 +7,10 @@ from sqlalchemy.exc import IntegrityError
 
 from thinknet import htmx, mail, throttle
 from thinknet.access import public, resubmittable
-from thinknet.database import after_commit
 from thinknet.security import no_store
 from thinknet.extensions import db, limiter
 from thinknet.invitations import services
 from thinknet.invitations.forms import InvitationForm, JoinForm
-from thinknet.models import Invitation
 from thinknet.templating import group_settings
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
@@ -22,19 +20,13 @@ NOT_SENT = ("Your invitation for {email} is saved, but the email could not be se
 join_bp = Blueprint("join", __name__, url_prefix="/join")
 
 
-def email_the_invitation(invitation: Invitation, token: str) -> None:
-    """After the commit: the link goes out, and the sponsor is told whether it did."""
-    if mail.send_invitation(invitation, token):
-        flash(f"Invitation sent to {invitation.email}.", "success")
-    else:
-        flash(NOT_SENT.format(email=invitation.email), "error")
-
-
 def render_page(form: InvitationForm, status: int = 200) -> Response:
+    invitations = services.invitations_for(current_user)
     return htmx.render(
         "invitations/index.html",
         form=form,
-        invitations=services.invitations_for(current_user),
+        invitations=invitations,
+        emails=services.emails_of(invitations),
         refusal=services.sponsor_refusal(current_user),
         status=status,
     )
@@ -53,7 +45,8 @@ def index() -> Response:
         (getattr(form, refused.field).errors if refused.field else form.form_errors).append(str(refused))
         return render_page(form, 422)
     if issued.token is not None:
-        after_commit(lambda: email_the_invitation(issued.invitation, issued.token))
+        mail.send_invitation(issued.invitation, issued.token)
+        flash(f"Invitation sent to {issued.invitation.email}. This page shows when it is delivered.", "success")
     else:
         flash(f"Your invitation for {issued.invitation.email} waits for an organizer's approval; "
               "it is emailed once approved.", "info")
@@ -126,7 +119,7 @@ def landing(token: str) -> Response:
                 "used", "This invitation has already been used to join. If that was you, sign in.", invitation))
         session.clear()
         login_user(member)
-        mail.send(member.email, f"Welcome to {group_settings().group_name}", "welcome", member=member,
+        mail.queue(member.email, f"Welcome to {group_settings().group_name}", "welcome", member=member,
                   sponsor=invitation.sponsor, link=url_for("main.dashboard", _external=True))
         flash(f"Welcome to {group_settings().group_name}, {member.name}! "
               f"{invitation.sponsor.name} will be glad to see you at the next breakfast.", "success")

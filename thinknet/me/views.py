@@ -8,9 +8,8 @@ from flask import Blueprint, Response, flash, session, url_for
 from flask_login import current_user, logout_user
 
 from thinknet.access import resubmittable
-from thinknet import htmx, mail, responses
+from thinknet import htmx, responses
 from thinknet.auth import services as auth_services
-from thinknet.database import after_commit
 from thinknet.me.forms import (
     CalendarChoiceForm,
     DeleteAccountForm,
@@ -33,18 +32,13 @@ def render_page(status: int = 200, **forms: Any) -> Response:
     forms.setdefault("leave_form", LeaveForm(formdata=None))
     forms.setdefault("delete_form", DeleteAccountForm(formdata=None))
     forms.setdefault("calendar_form", CalendarChoiceForm(
-        formdata=None, invites=current_user.wants_calendar_invites, feed=current_user.wants_calendar_feed))
+        formdata=None, invites=current_user.wants_calendar_updates, feed=current_user.wants_calendar_feed))
     feed_url = url_for("calendar.subscription", token=feed.feed_token(current_user), _external=True)
     forms["feed_url"] = feed_url
     forms["webcal_url"] = "webcal://" + feed_url.split("://", 1)[1]
     forms.setdefault("standing_form", StandingAnswerForm(
         formdata=None, standing="yes" if current_user.standing_rsvp == RsvpAnswer.YES else "ask"))
     return htmx.render("me/index.html", status=status, **forms)
-
-
-def tell_promoted_all(departure: member_services.Departure) -> None:
-    for meeting, promoted in departure.promoted:
-        mail.tell_seat_opened(meeting, promoted)
 
 
 def signed_out_for_good(message: str) -> Response:
@@ -88,11 +82,10 @@ def leave() -> Response:
     form = LeaveForm()
     if form.validate_on_submit():
         try:
-            departure = member_services.leave_group(current_user, form.reason.data or "")
+            member_services.leave_group(current_user, form.reason.data or "")
         except member_services.MemberActionRefused as refused:
             form.form_errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
-            after_commit(lambda: tell_promoted_all(departure))
             return signed_out_for_good("You have left the group. Thank you for the breakfasts.")
     return render_page(422, leave_form=form)
 
@@ -116,7 +109,7 @@ def standing() -> Response:
 def calendar_choice() -> Response:
     form = CalendarChoiceForm()
     if form.validate_on_submit():
-        current_user.wants_calendar_invites = form.invites.data
+        current_user.wants_calendar_updates = form.invites.data
         current_user.wants_calendar_feed = form.feed.data
         flash("Your calendar choices are saved.", "success")
     return htmx.redirect_to(url_for("me.index") + "#calendar")
@@ -152,11 +145,10 @@ def delete() -> Response:
             form.password.errors.append("That is not your password.")
         else:
             try:
-                departure = member_services.delete_account(current_user)
+                member_services.delete_account(current_user)
             except member_services.MemberActionRefused as refused:
                 form.form_errors.append(str(refused))  # with the form; the 422 rolls the request back
             else:
-                after_commit(lambda: tell_promoted_all(departure))
                 return signed_out_for_good(
                     "Your account is deleted and your personal data removed. Thank you for the breakfasts.")
     return render_page(422, delete_form=form)

@@ -1,5 +1,6 @@
 """Reminders sent by the scheduled job: the cut-off headcount to organizers, and lapse nudges to sponsors.
-Each is claimed with a conditional update first, so running the job twice never sends a message twice."""
+Each is claimed with a conditional update and its messages queued in the same transaction, so running the job
+twice never sends a message twice, and a mail outage only delays them (thinknet.outbox)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -38,13 +39,14 @@ def send_cutoff_headcounts(now: datetime | None = None) -> int:
             update(Meeting).where(Meeting.id == meeting.id, Meeting.headcount_sent_at.is_(None))
             .values(headcount_sent_at=now), execution_options={"synchronize_session": False},
         ).rowcount
-        db.session.commit()
         if claimed != 1:
+            db.session.rollback()
             continue
         seen = turnout(meeting)
         for organizer in organizers():
-            mail.send(organizer.email, f"Headcount for breakfast: {len(seen.confirmed)} coming", "cutoff_headcount",
-                      organizer=organizer, meeting=meeting, turnout=seen)
+            mail.queue(organizer.email, f"Headcount for breakfast: {len(seen.confirmed)} coming", "cutoff_headcount",
+                       organizer=organizer, meeting=meeting, turnout=seen)
+        db.session.commit()
         reported += 1
     return reported
 
@@ -83,14 +85,15 @@ def send_lapse_nudges(now: datetime | None = None) -> int:
                                  or_(Member.lapse_nudged_at.is_(None), Member.lapse_nudged_at == member.lapse_nudged_at))
             .values(lapse_nudged_at=now), execution_options={"synchronize_session": False},
         ).rowcount
-        db.session.commit()
         if claimed != 1:
+            db.session.rollback()
             continue
         sponsor = member.sponsor
         recipients = [sponsor] if sponsor is not None and sponsor.status == MemberStatus.ACTIVE else organizers()
         for recipient in recipients:
-            mail.send(recipient.email, f"{member.name} has not been at breakfast for a while", "lapse_nudge",
-                      recipient=recipient, member=member, last_came=last_came,
-                      is_sponsor=recipient.id == getattr(sponsor, "id", None))
+            mail.queue(recipient.email, f"{member.name} has not been at breakfast for a while", "lapse_nudge",
+                       recipient=recipient, member=member, last_came=last_came,
+                       is_sponsor=recipient.id == getattr(sponsor, "id", None))
+        db.session.commit()
         sent += 1
     return sent

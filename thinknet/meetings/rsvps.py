@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
+from thinknet import mail
 from thinknet.errors import Refused
 from thinknet.extensions import db
 from thinknet.models import (
@@ -171,7 +172,8 @@ def confirmed_count(meeting: Meeting, excluding: Member | None = None) -> int:
 
 
 def fill_seats(meeting: Meeting) -> list[Member]:
-    """Gives free seats to the waitlist, first come first served; returns whom it promoted."""
+    """Gives free seats to the waitlist, first come first served; each member promoted is emailed (queued with the
+    change). Returns whom it promoted."""
     waiting = db.session.scalars(
         select(Rsvp).options(joinedload(Rsvp.member))
         .where(Rsvp.meeting_id == meeting.id, Rsvp.is_waiting)
@@ -185,6 +187,7 @@ def fill_seats(meeting: Meeting) -> list[Member]:
         rsvp.waitlisted = False
         promoted.append(rsvp.member)
     db.session.flush()
+    mail.tell_seat_opened(meeting, promoted)
     return promoted
 
 

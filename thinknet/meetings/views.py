@@ -6,9 +6,9 @@ from typing import Any
 from flask import Blueprint, Response, flash, make_response, render_template, url_for
 from flask_login import current_user
 
-from thinknet import htmx, mail
+from thinknet import htmx
 from thinknet.access import organizers_only, resubmittable, safe_next_url
-from thinknet.database import after_commit, commit_then_read
+from thinknet.database import commit_then_read
 from thinknet.extensions import db
 from thinknet.routing import page_number
 from thinknet.calendar import ics, itip
@@ -71,7 +71,6 @@ def rsvp(meeting_id: int) -> Response:
         else:
             commit_then_read()
             meeting = change.meeting
-            after_commit(lambda: mail.tell_seat_opened(change.meeting, change.promoted))
     else:
         error = "Choose yes, maybe or no."
     meeting = meeting or db.get_or_404(Meeting, meeting_id)

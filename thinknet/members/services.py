@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import aliased
 
+from thinknet import mail
 from thinknet.audit import record
 from thinknet.auth.services import DELETED_PASSWORD, end_all_sign_ins, find_member_by_email, hash_password
 from thinknet.extensions import db
@@ -166,8 +167,8 @@ def _keep_an_organizer(member: Member, what: str) -> None:
 
 @dataclass
 class Departure:
-    """What a member's leaving the active group set off, for the views to tell after the commit: their
-    sponsor (on a suspension), and the members who took the seats they freed."""
+    """What a member's leaving the active group set off: their sponsor told (on a suspension), and the members
+    who took the seats they freed (each emailed by `fill_seats`)."""
 
     sponsor_to_tell: Member | None = None
     promoted: list[tuple[Meeting, list[Member]]] = field(default_factory=list)
@@ -203,7 +204,7 @@ def _revoke_live_invitations(sponsor: Member, by: Member, reason: str) -> int:
 
 
 def suspend_member(member: Member, by: Member, reason: str) -> Departure:
-    """Suspends a member (they can no longer sign in); their sponsor is to be told."""
+    """Suspends a member (they can no longer sign in); their sponsor, if active, is emailed."""
     if member.status == MemberStatus.SUSPENDED:
         raise MemberActionRefused(f"{member.name} is already suspended.")
     if member.id == by.id:
@@ -212,7 +213,10 @@ def suspend_member(member: Member, by: Member, reason: str) -> Departure:
     departure = _set_status(member, MemberStatus.SUSPENDED, by, "member.suspended", reason)
     _revoke_live_invitations(member, by, reason)
     sponsor = member.sponsor
-    departure.sponsor_to_tell = sponsor if sponsor is not None and sponsor.status == MemberStatus.ACTIVE else None
+    if sponsor is not None and sponsor.status == MemberStatus.ACTIVE:
+        departure.sponsor_to_tell = sponsor
+        mail.queue(sponsor.email, f"{member.name}'s membership is suspended", "sponsor_notice", sponsor=sponsor,
+                   member=member)
     return departure
 
 
@@ -292,9 +296,9 @@ def delete_account(member: Member) -> Departure:
     them holds and the group's history (attendance, takeaways, topics) stays attributed to "Former member";
     anonymous topics stay anonymous. Sign-ins, invitations, reset links, votes, answers to upcoming sessions
     and the feed link end; the invitation they came in by loses its address and vouch note, and their email
-    and name are erased from every other record (audit log, deliveries, what others wrote)."""
+    and name are erased from every other record (audit log, mail to others, what others wrote)."""
     from thinknet.members.erasure import erase_mentions
-    from thinknet.models import Attempt, InviteDelivery, PasswordReset, SignIn, Vote
+    from thinknet.models import Attempt, OutgoingMail, PasswordReset, SignIn, Vote
 
     _keep_an_organizer(member, "delete their account")
     departure = Departure()
@@ -314,13 +318,15 @@ def delete_account(member: Member) -> Departure:
                        execution_options={"synchronize_session": False})
     db.session.execute(update(Invitation).where(theirs).values(email=placeholder_email, vouch_note=""),
                        execution_options={"synchronize_session": False})
-    db.session.execute(update(InviteDelivery).where(InviteDelivery.member_id == member.id).values(error=""))
+    # Mail to them, sent or waiting, goes: no message reaches an account that no longer exists.
+    db.session.execute(delete(OutgoingMail).where(
+        (OutgoingMail.member_id == member.id) | (func.lower(OutgoingMail.recipient) == old_email.lower())))
     member.name, member.email = DELETED_NAME, placeholder_email
     member.headline = member.sector = member.bio = ""
     member.password_hash = DELETED_PASSWORD
     member.role, member.status, member.status_changed_at = Role.MEMBER, MemberStatus.DEPARTED, utcnow()
     member.standing_rsvp = None
-    member.wants_calendar_invites = member.wants_calendar_feed = False
+    member.wants_calendar_updates = member.wants_calendar_feed = False
     member.calendar_feed_version += 1
     db.session.flush()
     erase_mentions(old_email, old_name, DELETED_NAME)
@@ -345,7 +351,7 @@ def export_own_data(member: Member) -> dict:
             "bio": member.bio, "group_role": member.role.value, "status": member.status.value,
             "joined_at": member.joined_at.isoformat(), "sponsor": sponsor.name if sponsor else None,
             "usual_answer": member.standing_rsvp.value if member.standing_rsvp else "ask me each week",
-            "email_invites": member.wants_calendar_invites, "calendar_feed": member.wants_calendar_feed,
+            "email_invites": member.wants_calendar_updates, "calendar_feed": member.wants_calendar_feed,
         },
         "invitations_sent": [
             {"email": i.email, "vouch_note": i.vouch_note, "state": i.current_state().value,

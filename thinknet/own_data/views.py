@@ -9,11 +9,10 @@ from flask import Blueprint, Response, abort, flash, session, url_for
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
-from thinknet import htmx, mail, responses
+from thinknet import htmx, responses
 from thinknet.access import public
 from thinknet.auth import services as auth_services
 from thinknet.auth.forms import ForgotPasswordForm
-from thinknet.database import after_commit
 from thinknet.extensions import db, limiter
 from thinknet.forms import Form
 from thinknet.members import services as member_services
@@ -109,8 +108,7 @@ def delete() -> Response:
     form = DeleteForm()
     if not form.validate_on_submit():
         return htmx.render("own_data/manage.html", member=member, form=form, status=422)
-    departure = member_services.delete_account(member)
-    after_commit(lambda: [mail.tell_seat_opened(meeting, promoted) for meeting, promoted in departure.promoted])
+    member_services.delete_account(member)
     session.clear()
     flash("Your account is deleted and your personal data removed. Thank you for the breakfasts.", "info")
     return htmx.redirect_to(url_for("auth.login"))
