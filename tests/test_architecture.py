@@ -57,3 +57,24 @@ def test_views_never_import_other_views():
     importing = re.compile(r"^from thinknet\.\w+\.views import|^from thinknet\.\w+ import views", re.MULTILINE)
     found = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("views.py") if importing.search(path.read_text())]
     assert found == []
+
+
+def test_the_audit_log_throttle_and_services_join_the_callers_transaction():
+    """Writing the audit log or a counter, or any rule in a service, happens in the transaction of the request
+    or command that calls it: none of them begins, commits or rolls back one of its own."""
+    meetings = ("queries", "rsvps", "schedule", "attendance", "takeaways")  # reminders.py is a job: one step each
+    services = [PACKAGE / "audit.py", PACKAGE / "throttle.py", *PACKAGE.rglob("services.py"),
+                *(PACKAGE / "meetings" / f"{name}.py" for name in meetings)]
+    own = re.compile(r"begin_writing\(|session\.commit\(|session\.rollback\(")
+    found = [f"{path.relative_to(PACKAGE)}:{number}" for path in services
+             for number, line in enumerate(path.read_text().splitlines(), start=1)
+             if own.search(line)]
+    assert found == [], "a service opens or ends a transaction itself"
+
+
+def test_views_never_send_mail_themselves():
+    """Mail is queued with the change, by the rule that causes it (thinknet.outbox), never sent by a view."""
+    sending = re.compile(r"\.send\(|send_due\(|after_commit\(")
+    found = [f"{path.relative_to(PACKAGE)}:{number}" for path in PACKAGE.rglob("views.py")
+             for number, line in enumerate(path.read_text().splitlines(), start=1) if sending.search(line)]
+    assert found == []

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from thinknet import htmx
 from thinknet.audit import record
-from thinknet.database import READ_ONLY_METHODS
+from thinknet.database import READ_ONLY_METHODS, begin_writing
 from thinknet.extensions import db
 from thinknet.auth.services import member_for_sign_in
 from thinknet.extensions import login_manager
@@ -108,6 +108,7 @@ def init_app(app: Flask) -> None:
                                            request.endpoint, current_user.id)
                 abort(403)
             # Kept in the audit log even though nothing else happens: someone reached for organizers' powers.
+            begin_writing()  # before the view would: the request is refused here
             record(current_user, "access.refused", subject=current_user, method=request.method,
                    endpoint=request.endpoint)
             db.session.commit()

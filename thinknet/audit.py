@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinknet.database import begin_writing
 from thinknet.extensions import db
 from thinknet.models import AuditEvent, Member
 
 
 def record(actor: Member | None, action: str, *, subject: Member | None = None, target: Any = None,
            **details: Any) -> AuditEvent:
-    """Adds an audit event; ``target`` is any row (its table and id are kept), ``details`` plain values."""
-    begin_writing()  # a refused GET is audited too
+    """Adds an audit event to the caller's transaction; ``target`` is any row (its table and id are kept),
+    ``details`` plain values."""
     event = AuditEvent(
         actor_id=actor.id if actor else None,
         action=action,

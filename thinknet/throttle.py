@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from thinknet.database import begin_writing, lock_name
+from thinknet.database import lock_name
 from thinknet.extensions import db
 from thinknet.models import Attempt, utcnow
 from thinknet.templating import format_when
@@ -73,7 +73,7 @@ def check(kind: str, account: str, ip: str, now: datetime | None = None) -> None
 
 
 def record(kind: str, account: str, ip: str) -> None:
-    begin_writing()  # a mistyped join link is counted even though opening it is a GET
+    """Counts an attempt in the caller's transaction."""
     db.session.add(Attempt(kind=kind, account=account, ip=ip))
     db.session.flush()
 

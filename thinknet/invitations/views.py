@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from thinknet import htmx, mail, throttle
 from thinknet.access import public, resubmittable
+from thinknet.database import begin_writing
 from thinknet.security import no_store
 from thinknet.extensions import db, limiter
 from thinknet.invitations import services
@@ -86,6 +87,7 @@ def landing(token: str) -> Response:
                            status=429)
     except services.InvitationUnusable as unusable:
         if unusable.kind == "unknown":  # guessing at tokens: counted against the address
+            begin_writing()  # opening the link is a GET, and this one writes
             throttle.record("join", "", ip)
             db.session.commit()  # kept although the answer is a 404, which rolls back the rest
         return unusable_page(unusable)
