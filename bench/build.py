@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
@@ -26,7 +26,6 @@ from thinknet.models import (
 )
 
 PASSWORD = "bench password 1"
-SIGNED_IN = 9
 SIZES = {
     # active, departed, weeks back, weeks ahead, topics per meeting, RSVPs per meeting
     "big": (150, 40, 252, 8, 19, 96),
@@ -39,6 +38,7 @@ class Network:
     emails: list[str]
     meeting_id: int
     topic_id: int
+    member_ids: list[int]
 
 
 def build(size: str, seed: int = 1) -> Network:
@@ -114,6 +114,8 @@ def build(size: str, seed: int = 1) -> Network:
     # The session members RSVP to: a week or so ahead, so its RSVPs are open whatever the time of day.
     upcoming = [mid for mid, start in meeting_rows if start > now + timedelta(days=2)][0]
     open_topic = db.session.scalar(select(Topic.id).where(Topic.meeting_id == upcoming).limit(1))
-    # The same nine members sign in on both sizes (the small network has ten), so both serve as many
-    # members' pages; nine is odd, so each member's RSVP and "me too" alternate from one post to the next.
-    return Network([f"member{n}@bench.example" for n in range(1, SIGNED_IN + 1)], upcoming, open_topic)
+    # Posted by the organizer, who does not sign in: every member who says "me too" to it may.
+    db.session.execute(update(Topic).where(Topic.id == open_topic).values(author_id=ids[0], anonymous=False))
+    db.session.commit()
+    # Every active member but the organizer signs in: 149 on the big network, 9 on the small one.
+    return Network([f"member{n}@bench.example" for n in range(1, active)], upcoming, open_topic, ids[1:active])
