@@ -149,7 +149,8 @@ class Network:
         self.sessions = self.workdir / "sessions.txt"
         self.sessions.write_text("\n".join(line for line, _ in signed_in) + "\n")
         self.feed = signed_in[0][1]
-        self.etag = requests.get(server.url + self.feed).headers["ETag"]
+        # The feed's ETag names the server's own address (BASE_URL), so each server has its own.
+        self.etags = {name: requests.get(each.url + self.feed).headers["ETag"] for name, each in self.servers.items()}
         self.paths = paths(self.network, self.feed)
 
     def requests_file(self, name: str, lines: list[tuple[str, str, str]]) -> Path:
@@ -159,9 +160,9 @@ class Network:
 
     def page(self, server: str, name: str, seconds: int) -> dict:
         requests_file = self.requests_file(name, [self.paths[name]])
-        url = self.servers[server].url
-        wrk(url, self.sessions, requests_file, self.etag, 1)  # warm-up, not counted
-        return wrk(url, self.sessions, requests_file, self.etag, seconds)
+        url, etag = self.servers[server].url, self.etags[server]
+        wrk(url, self.sessions, requests_file, etag, 1)  # warm-up, not counted
+        return wrk(url, self.sessions, requests_file, etag, seconds)
 
     def mix(self, server: str, seconds: int) -> dict:
         """The writing group's load: readers and posters at once, each measured by its own wrk."""
@@ -172,9 +173,9 @@ class Network:
         url = self.servers[server].url
         reads_file, posts_file = self.requests_file("mix-reads", reads), self.requests_file("mix-posts", posts)
         with ThreadPoolExecutor(2) as pool:
-            reading = pool.submit(wrk, url, self.sessions, reads_file, self.etag, seconds, 2,
+            reading = pool.submit(wrk, url, self.sessions, reads_file, "", seconds, 2,
                                   CONNECTIONS - POSTING_CONNECTIONS)
-            posting = pool.submit(wrk, url, self.sessions, posts_file, self.etag, seconds, 1, POSTING_CONNECTIONS)
+            posting = pool.submit(wrk, url, self.sessions, posts_file, "", seconds, 1, POSTING_CONNECTIONS)
             read, post = reading.result(), posting.result()
         return {"rps": read["rps"] + post["rps"], "p50": read["p50"], "p99": max(read["p99"], post["p99"]),
                 "reads": read, "posts": post, "errors": read["errors"] + post["errors"]}

@@ -19,7 +19,7 @@ from servers import PostgresCluster, SmtpServer, free_port
 from thinknet import create_app, outbox
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
-from thinknet.models import SETTINGS_ID, Member, MemberStatus, Revision, Role, Settings
+from thinknet.models import SETTINGS_ID, Member, MemberStatus, Role, Settings
 
 PASSWORD = "correct horse battery"
 SECRET_KEY = "test-secret-key-not-for-production-0123456789"
@@ -102,9 +102,8 @@ def empty_postgres(app: Flask) -> None:
         tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            # Back to what a freshly migrated database holds: the settings row with its defaults, the revision.
+            # Back to what a freshly migrated database holds: the settings row with its defaults.
             conn.execute(insert(Settings.__table__).values(id=SETTINGS_ID))
-            conn.execute(insert(Revision.__table__).values(id=1, number=0))
         db.engine.dispose()
 
 

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from conftest import CSRF_META, csrf_token, sign_in
 from thinknet.extensions import db
 from thinknet.models import Member, Revision, Settings, Topic, utcnow
-from thinknet.pagecache import PageCache
+from thinknet.pagecache import PageCache, page_cache
 
 
 def revision(app) -> int:
+    """How many times any table's number has moved on."""
     with app.app_context():
-        return db.session.scalar(select(Revision.number))
+        return db.session.scalar(select(func.coalesce(func.sum(Revision.number), 0)))
 
 
 def test_a_second_view_is_served_from_the_cache_with_a_fresh_working_csrf_token(app, client, login, member,
@@ -80,18 +81,22 @@ def test_a_flashed_message_is_shown_once_and_never_cached(client, login, member)
 
 def test_only_changes_a_page_could_show_move_the_revision_on(app, client, member):
     before = revision(app)
+    with app.app_context():
+        settings_before = db.session.scalar(select(Revision.number).where(Revision.table_name == "settings")) or 0
     sign_in(client, member.email)  # a sign-in row: no page shows it
     assert revision(app) == before
     with app.app_context():
         db.session.execute(update(Member).where(Member.id == member.id).values(headline="Poet"))
         db.session.rollback()  # nothing committed, nothing moves
-        assert db.session.scalar(select(Revision.number)) == before
+        assert revision(app) == before
         db.session.get(Settings, 1).group_name = "The Early Birds"
         db.session.commit()
-        assert db.session.scalar(select(Revision.number)) == before + 1
+        assert revision(app) == before + 1
         db.session.execute(update(Member).where(Member.id == member.id).values(headline="Poet"))
         db.session.commit()
-        assert db.session.scalar(select(Revision.number)) == before + 2
+        assert revision(app) == before + 2
+        numbers = dict(db.session.execute(select(Revision.table_name, Revision.number)).all())
+    assert numbers["settings"] == settings_before + 1  # each change moved its own table's number only
 
 
 def test_a_me_too_that_changes_nothing_leaves_the_revision_where_it_is(app, client, login, member, make_member):
@@ -271,8 +276,8 @@ def test_a_cached_page_that_went_stale_fails_under_verification(app, client, log
     with app.app_context():
         pages = page_cache().pages
         key = next(iter(pages))
-        body, status, headers = pages[key]
-        pages[key] = (body.replace(b"Ada Lovelace", b"Someone Else"), status, headers)
+        body, status, headers, built_from = pages[key]
+        pages[key] = (body.replace(b"Ada Lovelace", b"Someone Else"), status, headers, built_from)
     with pytest.raises(StalePage, match="differs"):
         client.get("/members/")
 
@@ -290,3 +295,37 @@ def test_a_cached_view_that_writes_is_refused(app, client, login, member):
     login(member)
     with pytest.raises(CachedViewWrote):
         client.get("/test-cached-writer")
+
+
+def test_an_rsvp_leaves_standing_the_pages_that_read_nothing_it_changed(app, client, login, member, make_member,
+                                                                       make_meeting, count_queries):
+    app.config["PAGE_CACHE_VERIFY"] = False  # counts the queries of a hit, which verifying would double
+    meeting = make_meeting(days_from_now=7)
+    alan = make_member(email="alan@example.org", name="Alan Turing")
+    login(member)
+    client.get("/members/")
+    client.get(f"/meetings/{meeting}")
+    other = app.test_client()
+    sign_in(other, alan.email)
+    token = CSRF_META.search(other.get(f"/meetings/{meeting}").get_data(as_text=True)).group(1)
+    assert other.post(f"/meetings/{meeting}/rsvp", data={"answer": "yes", "csrf_token": token}).status_code == 303
+    with count_queries() as counter:
+        client.get("/members/")
+    assert counter.count == 2, counter.statements  # the sign-in and the revisions: served from the copy
+    with count_queries() as counter:
+        page = client.get(f"/meetings/{meeting}").get_data(as_text=True)
+    assert counter.count > 2 and "Alan Turing" in page  # the session page read the answers: built again
+
+
+def test_a_page_records_every_table_it_read_and_a_change_to_any_of_them_rebuilds_it(app, client, login, member,
+                                                                                     make_member):
+    login(member)
+    assert "Poet" not in client.get("/members/").get_data(as_text=True)
+    with app.app_context():
+        _, (_, _, _, built_from) = next(iter(page_cache().pages.items()))
+    assert {"member", "settings"} <= {table for table, _ in built_from}
+    assert not {"sign_in", "revision"} & {table for table, _ in built_from}  # unshown tables never count
+    with app.app_context():
+        db.session.execute(text("UPDATE member SET headline = 'Poet' WHERE id = :id"), {"id": member.id})
+        db.session.commit()
+    assert "Poet" in client.get("/members/").get_data(as_text=True)

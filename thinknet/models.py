@@ -595,12 +595,13 @@ _SETTINGS_LOCKED = _SETTINGS.with_for_update().execution_options(populate_existi
 
 
 class Revision(db.Model):
-    """One number that moves on with every committed change to the group's data (see thinknet.pagecache)."""
+    """One number per table, moved on by every committed change to that table's rows (thinknet.pagecache). A
+    table no change has reached yet has no row: its number is 0."""
 
     __tablename__ = "revision"
     # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
     __table_args__ = {"info": {"unshown": True}}
-    id: Mapped[int] = mapped_column(primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(63), primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -213,14 +213,16 @@ class Turnout:
     no: list[Answer] = field(default_factory=list)
 
     def answer_of(self, member: Member) -> Answer | None:
+        member_id = member.id  # once, not per answer (a view may pass current_user: each attribute is a lookup)
         for answer in (*self.confirmed, *self.waitlist, *self.maybe, *self.no):
-            if answer.member_id == member.id:
+            if answer.member_id == member_id:
                 return answer
         return None
 
     def waitlist_position(self, member: Member) -> int | None:
+        member_id = member.id
         for position, answer in enumerate(self.waitlist, start=1):
-            if answer.member_id == member.id:
+            if answer.member_id == member_id:
                 return position
         return None
 

@@ -110,12 +110,18 @@ def _by_interest(statement: Select) -> Select:
     return statement.order_by(Topic.pinned.desc(), _vote_count().desc(), Topic.created_at, Topic.id)
 
 
+def real(member: Member) -> Member:
+    """The member itself when a view passed current_user, which looks itself up again on every attribute."""
+    return member._get_current_object() if hasattr(member, "_get_current_object") else member
+
+
 def _views(statement: Select, viewer: Member) -> list[TopicView]:
     votes = _vote_count()
     voted = exists().where(and_(Vote.topic_id == Topic.id, Vote.member_id == viewer.id))
     rows = db.session.execute(
         statement.add_columns(votes, voted).options(joinedload(Topic.author), joinedload(Topic.meeting))
     ).all()
+    viewer = real(viewer)  # asked per topic below
     return [
         TopicView(topic, votes, bool(has_voted), topic.author_id == viewer.id,
                   topic.author if may_see_author(topic, viewer) else None, viewer.is_organizer)
