@@ -45,7 +45,7 @@ def top_topic_titles(meeting: Meeting, viewer: Member, limit: int = AGENDA_IN_CA
     """The agenda's leading topics, by title only (never an author): the session page's agenda, in its order."""
     from thinknet.topics.services import agenda
 
-    return [view.topic.title for view in agenda(meeting, viewer)][:limit]
+    return [view.topic.title for view in agenda(meeting, viewer, limit=limit)]
 
 
 def calendar_recipients() -> list[Member]:

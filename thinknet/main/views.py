@@ -33,7 +33,7 @@ def dashboard() -> Response:
     return htmx.render(
         "main/dashboard.html", **context,
         member=current_user, next_meeting=meeting,
-        top_topics=topic_services.agenda(meeting, current_user)[:TOP_TOPICS] if meeting else [],
+        top_topics=topic_services.agenda(meeting, current_user, limit=TOP_TOPICS) if meeting else [],
         recent_topics=topic_services.recent_topics(current_user),
         invitations=invitation_services.invitations_for(current_user)[:5],
         todo=organizer_todo,

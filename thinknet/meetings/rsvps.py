@@ -44,9 +44,9 @@ def apply_standing_answers(meeting: Meeting) -> None:
     db.session.flush()
 
 
-def rsvp_cutoff(meeting: Meeting) -> datetime:
+def rsvp_cutoff(meeting: Meeting, settings: Settings | None = None) -> datetime:
     """When RSVPs close: the set local time, the set number of days before the session's local day."""
-    settings = Settings.get()
+    settings = settings or Settings.get()
     zone = ZoneInfo(settings.timezone)
     local_day = meeting.starts_at.astimezone(zone).date() - timedelta(days=settings.rsvp_cutoff_days_before)
     cutoff = datetime.combine(local_day, settings.rsvp_cutoff_time, tzinfo=zone).astimezone(timezone.utc)
@@ -74,15 +74,16 @@ class RsvpWindow:
         return self.open and not (self.past_cutoff and answer == RsvpAnswer.YES and current != RsvpAnswer.YES)
 
 
-def rsvp_window(meeting: Meeting, now: datetime) -> RsvpWindow:
-    cutoff = rsvp_cutoff(meeting)
+def rsvp_window(meeting: Meeting, now: datetime, settings: Settings | None = None) -> RsvpWindow:
+    cutoff = rsvp_cutoff(meeting, settings)
     return RsvpWindow(cutoff=cutoff, open=not meeting.is_cancelled and now < meeting.starts_at,
                       past_cutoff=now >= cutoff)
 
 
-def check_answer(meeting: Meeting, current: RsvpAnswer | None, answer: RsvpAnswer, now: datetime) -> None:
+def check_answer(meeting: Meeting, current: RsvpAnswer | None, answer: RsvpAnswer, now: datetime,
+                 settings: Settings | None = None) -> None:
     """Refuses an answer the RSVP window does not take, saying why."""
-    if rsvp_window(meeting, now).takes(current, answer):
+    if rsvp_window(meeting, now, settings).takes(current, answer):
         return
     if meeting.is_cancelled:
         raise RsvpRefused("This session is cancelled.")
@@ -101,10 +102,9 @@ class RsvpChange:
 
 def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     """Records a member's answer. A yes beyond the seats waits in line; a freed seat goes to the first in line."""
-    # The settings are kept in hand while the answer is checked: the cut-off's Settings.get finds them.
-    meeting, rsvp, _settings = _lock_meeting_with_answer(meeting_id, member)
+    meeting, rsvp, settings = _lock_meeting_with_answer(meeting_id, member)
     now = utcnow()  # taken inside the lock, so waitlist order is the order answers were decided
-    check_answer(meeting, rsvp.answer if rsvp else None, answer, now)
+    check_answer(meeting, rsvp.answer if rsvp else None, answer, now, settings)
     # Only a confirmed yes that changes frees a seat, and only a session with a seat limit has a waitlist
     # (a change to the limit fills seats itself: `_change_meeting`).
     frees_a_seat = meeting.seat_limit is not None and rsvp is not None and rsvp.has_seat
@@ -125,7 +125,7 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
 
 
 # Built once (the statement every RSVP runs first): the meeting, read and locked as `lock_meeting` does, the
-# member's answer to it, and the settings (the cut-off), which `Settings.get` then finds in the session.
+# member's answer to it, and the settings (the cut-off), passed on to the check.
 _MEETING_WITH_ANSWER = (
     select(Meeting, Rsvp, Settings)
     .outerjoin(Rsvp, (Rsvp.meeting_id == Meeting.id) & (Rsvp.member_id == bindparam("member_id")))

@@ -115,12 +115,13 @@ def real(member: Member) -> Member:
     return member._get_current_object() if hasattr(member, "_get_current_object") else member
 
 
-def _views(statement: Select, viewer: Member) -> list[TopicView]:
+def _views(statement: Select, viewer: Member, meetings: bool = True) -> list[TopicView]:
+    """``meetings``: load each topic's session with it (off when they all share one already loaded, which
+    the topics then find in the session without a query)."""
     votes = _vote_count()
     voted = exists().where(and_(Vote.topic_id == Topic.id, Vote.member_id == viewer.id))
-    rows = db.session.execute(
-        statement.add_columns(votes, voted).options(joinedload(Topic.author), joinedload(Topic.meeting))
-    ).all()
+    options = [joinedload(Topic.author)] + ([joinedload(Topic.meeting)] if meetings else [])
+    rows = db.session.execute(statement.add_columns(votes, voted).options(*options)).all()
     viewer = real(viewer)  # asked per topic below
     return [
         TopicView(topic, votes, bool(has_voted), topic.author_id == viewer.id,
@@ -129,9 +130,11 @@ def _views(statement: Select, viewer: Member) -> list[TopicView]:
     ]
 
 
-def agenda(meeting: Meeting, viewer: Member) -> list[TopicView]:
+def agenda(meeting: Meeting, viewer: Member, limit: int | None = None) -> list[TopicView]:
+    """The session's agenda in its order; ``limit``: only its leading topics (the dashboard, the invite)."""
     return _views(_by_interest(
-        select(Topic).where(Topic.meeting_id == meeting.id, Topic.state != TopicState.WITHDRAWN)), viewer)
+        select(Topic).where(Topic.meeting_id == meeting.id, Topic.state != TopicState.WITHDRAWN)).limit(limit),
+        viewer, meetings=False)
 
 
 TOPICS_PAGE_SIZE = 25
