@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from conftest import CSRF_META, csrf_token
+from conftest import CSRF_META
 from thinknet.access import public_endpoints
 from thinknet.extensions import db
 from thinknet.models import SignIn
