@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
@@ -282,13 +282,20 @@ def redeem_invitation(
     return member
 
 
-def invitations_for(sponsor: Member) -> list[Invitation]:
-    return list(
-        db.session.scalars(
-            select(Invitation).options(joinedload(Invitation.member))
-            .where(Invitation.sponsor_id == sponsor.id).order_by(Invitation.created_at.desc())
-        )
-    )
+_INVITATIONS_OF = (  # built once: the dashboard reads it
+    select(Invitation).options(joinedload(Invitation.member))
+    .where(Invitation.sponsor_id == bindparam("sponsor_id")).order_by(Invitation.created_at.desc(), Invitation.id.desc())
+)
+
+
+_LATEST_INVITATIONS_OF = _INVITATIONS_OF.limit(bindparam("limit"))
+
+
+def invitations_for(sponsor: Member, limit: int | None = None) -> list[Invitation]:
+    """A sponsor's invitations, newest first; ``limit``: only the latest (the dashboard)."""
+    if limit is None:
+        return list(db.session.scalars(_INVITATIONS_OF, {"sponsor_id": sponsor.id}))
+    return list(db.session.scalars(_LATEST_INVITATIONS_OF, {"sponsor_id": sponsor.id, "limit": limit}))
 
 
 def emails_of(invitations: list[Invitation]) -> dict[int, OutgoingMail]:

@@ -35,7 +35,7 @@ def dashboard() -> Response:
         member=current_user, next_meeting=meeting,
         top_topics=topic_services.agenda(meeting, current_user, limit=TOP_TOPICS) if meeting else [],
         recent_topics=topic_services.recent_topics(current_user),
-        invitations=invitation_services.invitations_for(current_user)[:5],
+        invitations=invitation_services.invitations_for(current_user, limit=5),
         todo=organizer_todo,
     )
 

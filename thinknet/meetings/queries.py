@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.exceptions import NotFound
 
 from thinknet.extensions import db
@@ -34,13 +34,14 @@ def lock_meeting(meeting_id: int) -> Meeting:
     return meeting
 
 
+_NEXT_MEETING = (  # built once: the dashboard reads it
+    select(Meeting).where(Meeting.state == MeetingState.SCHEDULED, Meeting.ends_at > bindparam("now"))
+    .order_by(Meeting.starts_at).limit(1)
+)
+
+
 def next_meeting(now: datetime | None = None) -> Meeting | None:
-    return db.session.scalar(
-        select(Meeting)
-        .where(Meeting.state == MeetingState.SCHEDULED, Meeting.ends_at > (now or utcnow()))
-        .order_by(Meeting.starts_at)
-        .limit(1)
-    )
+    return db.session.scalar(_NEXT_MEETING, {"now": now or utcnow()})
 
 
 def upcoming_meetings(now: datetime | None = None, limit: int = WEEKS_AHEAD + 4) -> list[Meeting]:

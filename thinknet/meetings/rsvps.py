@@ -234,13 +234,16 @@ def late_changes(seen: Turnout, cutoff: datetime, viewer: Member) -> list[Answer
     return [answer for answer in (*seen.no, *seen.maybe) if answer.answered_at > cutoff]
 
 
+_TURNOUT = (  # built once: every session page and dashboard reads it
+    select(Rsvp.member_id, Member.name, Rsvp.answer, Rsvp.waitlisted, Rsvp.answered_at, Rsvp.from_standing)
+    .join(Member, Rsvp.member_id == Member.id).where(Rsvp.meeting_id == bindparam("meeting_id"))
+    .order_by(Rsvp.answered_at, Rsvp.id)
+)
+
+
 def turnout(meeting: Meeting) -> Turnout:
     """Every answer for the meeting, with its member's name, in one query."""
-    rows = db.session.execute(
-        select(Rsvp.member_id, Member.name, Rsvp.answer, Rsvp.waitlisted, Rsvp.answered_at, Rsvp.from_standing)
-        .join(Member, Rsvp.member_id == Member.id).where(Rsvp.meeting_id == meeting.id)
-        .order_by(Rsvp.answered_at, Rsvp.id)
-    )
+    rows = db.session.execute(_TURNOUT, {"meeting_id": meeting.id})
     result = Turnout()
     for row in rows:
         answer = Answer(*row)

@@ -115,14 +115,18 @@ def real(member: Member) -> Member:
     return member._get_current_object() if hasattr(member, "_get_current_object") else member
 
 
-def _views(statement: Select, viewer: Member, meetings: bool = True) -> list[TopicView]:
-    """``meetings``: load each topic's session with it (off when they all share one already loaded, which
-    the topics then find in the session without a query)."""
-    votes = _vote_count()
-    voted = exists().where(and_(Vote.topic_id == Topic.id, Vote.member_id == viewer.id))
+def _with_counts(statement: Select, meetings: bool = True) -> Select:
+    """A topic statement with its "me too" count and whether the viewer (``viewer_id``) said it. ``meetings``:
+    load each topic's session with it (off when they all share one already loaded, which the topics then find
+    in the session without a query)."""
+    voted = exists().where(and_(Vote.topic_id == Topic.id, Vote.member_id == bindparam("viewer_id")))
     options = [joinedload(Topic.author)] + ([joinedload(Topic.meeting)] if meetings else [])
-    rows = db.session.execute(statement.add_columns(votes, voted).options(*options)).all()
+    return statement.add_columns(_vote_count(), voted).options(*options)
+
+
+def _views(statement: Select, viewer: Member, **parameters: Any) -> list[TopicView]:
     viewer = real(viewer)  # asked per topic below
+    rows = db.session.execute(statement, {"viewer_id": viewer.id, **parameters}).all()
     return [
         TopicView(topic, votes, bool(has_voted), topic.author_id == viewer.id,
                   topic.author if may_see_author(topic, viewer) else None, viewer.is_organizer)
@@ -130,11 +134,23 @@ def _views(statement: Select, viewer: Member, meetings: bool = True) -> list[Top
     ]
 
 
+# The pages' topic statements, built once: building one costs about as much as running it.
+_AGENDA = _with_counts(_by_interest(
+    select(Topic).where(Topic.meeting_id == bindparam("meeting_id"), Topic.state != TopicState.WITHDRAWN)),
+    meetings=False)
+_AGENDA_LEADING = _AGENDA.limit(bindparam("limit"))
+_OPEN_TOPICS = _with_counts(_by_interest(select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES)))
+                            .limit(bindparam("limit")).offset(bindparam("offset")))
+_RECENT_TOPICS = _with_counts(select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES))
+                              .order_by(Topic.created_at.desc()).limit(bindparam("limit")))
+_ONE_TOPIC = _with_counts(select(Topic).where(Topic.id == bindparam("topic_id")))
+
+
 def agenda(meeting: Meeting, viewer: Member, limit: int | None = None) -> list[TopicView]:
     """The session's agenda in its order; ``limit``: only its leading topics (the dashboard, the invite)."""
-    return _views(_by_interest(
-        select(Topic).where(Topic.meeting_id == meeting.id, Topic.state != TopicState.WITHDRAWN)).limit(limit),
-        viewer, meetings=False)
+    if limit is None:
+        return _views(_AGENDA, viewer, meeting_id=meeting.id)
+    return _views(_AGENDA_LEADING, viewer, meeting_id=meeting.id, limit=limit)
 
 
 TOPICS_PAGE_SIZE = 25
@@ -143,18 +159,11 @@ TOPICS_PAGE_SIZE = 25
 def open_topics(viewer: Member, page: int = 1) -> list[TopicView]:
     """Topics still to be discussed, on an upcoming agenda or in the backlog, most wanted first (the agenda's
     order), a page at a time: one more than the page size says whether there is a next page."""
-    return _views(
-        _by_interest(select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES)))
-        .limit(TOPICS_PAGE_SIZE + 1).offset((page - 1) * TOPICS_PAGE_SIZE),
-        viewer,
-    )
+    return _views(_OPEN_TOPICS, viewer, limit=TOPICS_PAGE_SIZE + 1, offset=(page - 1) * TOPICS_PAGE_SIZE)
 
 
 def recent_topics(viewer: Member, limit: int = 5) -> list[TopicView]:
-    return _views(
-        select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES)).order_by(Topic.created_at.desc()).limit(limit),
-        viewer,
-    )
+    return _views(_RECENT_TOPICS, viewer, limit=limit)
 
 
 def get_topic_or_404(topic_id: int, own_by: Member | None = None) -> Topic:
@@ -166,7 +175,7 @@ def get_topic_or_404(topic_id: int, own_by: Member | None = None) -> Topic:
 
 
 def topic_view(topic: Topic, viewer: Member) -> TopicView:
-    [view] = _views(select(Topic).where(Topic.id == topic.id), viewer)
+    [view] = _views(_ONE_TOPIC, viewer, topic_id=topic.id)
     return view
 
 
