@@ -6,7 +6,6 @@ import os
 import signal
 import threading
 import time
-import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -125,9 +124,10 @@ def test_after_every_try_fails_organizers_see_the_message_and_can_send_it_again(
     assert response.status_code == 303
     assert [r.rcpt_tos for r in later_server.received] == [["newcomer@example.org"]]
     assert "Every message so far was delivered" in client.get("/admin/mail").get_data(as_text=True)
-    # Only a failed message can be sent again; a sent one, or one that is not there, is not found.
+    # A second tap says it was delivered, and sends nothing; a message that is not there is not found.
     token = csrf_token(client, "/admin/mail")
-    assert client.post(f"/admin/mail/{failed.id}/send-again", data={"csrf_token": token}).status_code == 404
+    again = client.post(f"/admin/mail/{failed.id}/send-again", data={"csrf_token": token}, follow_redirects=True)
+    assert "The message to newcomer@example.org was delivered." in again.get_data(as_text=True)
     assert client.post("/admin/mail/999999/send-again", data={"csrf_token": token}).status_code == 404
     assert len(later_server.received) == 1
 
@@ -221,6 +221,7 @@ def post_invitation(server: GunicornServer, email: str) -> None:
     import http.cookiejar
     import re
     import urllib.parse
+    import urllib.request
 
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
@@ -274,3 +275,96 @@ def _children(pid: int) -> list[int]:
             return [int(child) for child in children.read().split()]
     except OSError:
         return []
+
+
+def test_a_revoked_invitation_is_not_emailed_when_its_turn_comes_nor_sent_again(make_app, make_member,
+                                                                               later_server):
+    app = make_app(**smtp_config(later_server.port, MAIL_RETRY_DELAYS=[]))
+    organizer = make_member.organizer(name="Olga Organizer", email="olga@example.org")
+    client, _ = invite(app, organizer)  # the mail server is down: the email fails
+    [failed] = rows(app)
+    assert failed.state == MailState.FAILED
+    token = csrf_token(client, "/invitations/")
+    assert client.post(f"/invitations/{failed.invitation_id}/revoke", data={"csrf_token": token}).status_code in (
+        200, 303)
+    later_server.start()
+    page = client.post(f"/admin/mail/{failed.id}/send-again", data={"csrf_token": csrf_token(client, "/admin/mail")},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "is not sent again. Not sent: the invitation is revoked." in page
+    assert later_server.received == []
+    [withdrawn] = rows(app)
+    assert withdrawn.state == MailState.WITHDRAWN and withdrawn.body_text == ""
+
+
+def test_an_invitation_revoked_while_its_email_waits_is_never_sent(make_app, make_member, later_server):
+    app = make_app(**smtp_config(later_server.port))
+    client, _ = invite(app, make_member.organizer(email="olga@example.org"))
+    [waiting] = rows(app)
+    assert waiting.state == MailState.PENDING
+    client.post(f"/invitations/{waiting.invitation_id}/revoke", data={"csrf_token": csrf_token(client, "/invitations/")})
+    later_server.start()
+    assert send_due_later(app, 61) == (0, 0)
+    assert later_server.received == [] and rows(app)[0].state == MailState.WITHDRAWN
+
+
+def test_a_reset_link_used_or_replaced_before_its_email_goes_is_not_sent(make_app, member, later_server):
+    from thinknet.auth.services import end_all_sign_ins
+
+    app = make_app(**smtp_config(later_server.port))
+    client = app.test_client()
+    client.post("/password/forgot", data={"email": member.email,
+                                          "csrf_token": csrf_token(client, "/password/forgot")})
+    [waiting] = rows(app)
+    assert waiting.kind == "password_reset" and waiting.state == MailState.PENDING
+    with app.app_context():
+        end_all_sign_ins(db.session.get(Member, member.id))  # a password change retires the link
+        db.session.commit()
+    later_server.start()
+    assert send_due_later(app, 61) == (0, 0)
+    assert later_server.received == [] and rows(app)[0].state == MailState.WITHDRAWN
+
+
+def test_pressing_send_invites_twice_or_from_two_tabs_at_once_sends_each_member_one(make_app, make_member,
+                                                                                   make_meeting, smtp_server):
+    app = make_app(**smtp_config(smtp_server.port))
+    organizer = make_member.organizer(email="olga@example.org")
+    make_member(email="ada@example.org")
+    meeting_id = make_meeting(days_from_now=3)
+    clients = []
+    for _ in range(4):
+        client = app.test_client()
+        sign_in(client, organizer.email)
+        clients.append((client, csrf_token(client, "/")))
+    barrier = threading.Barrier(len(clients))
+
+    def press(client_and_token):
+        client, token = client_and_token
+        barrier.wait()
+        return client.post(f"/admin/meetings/{meeting_id}/calendar-updates", data={"csrf_token": token})
+
+    threads = [threading.Thread(target=press, args=(pair,)) for pair in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    again = clients[0][0].post(f"/admin/meetings/{meeting_id}/calendar-updates",
+                               data={"csrf_token": clients[0][1]}, follow_redirects=True)
+    assert "has this version already" in again.get_data(as_text=True)
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == ["ada@example.org", "olga@example.org"]
+
+
+def test_every_try_of_a_message_carries_the_same_message_id(make_app, member, smtp_server):
+    """A copy a slow mail server took after the try timed out, and the next try, are one message to mail
+    clients, which show it once."""
+    from thinknet.outbox import _message
+
+    app = make_app(**smtp_config(smtp_server.port))
+    with app.app_context():
+        queued = mail.queue("someone@example.org", "Hello", "welcome", member=db.session.get(Member, member.id),
+                            sponsor=None, link="http://localhost/")
+        db.session.commit()
+        again = _message(queued).extra_headers["Message-ID"]  # what any later try would carry
+        assert outbox.send_due() == (1, 0)
+    [received] = smtp_server.received
+    assert received.message["Message-ID"] == again
+    assert again.startswith("<outbox.") and again.endswith("@localhost>")

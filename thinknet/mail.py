@@ -68,15 +68,17 @@ def compose_calendar_message(to: str, subject: str, ics: bytes, method: str, **c
 
 
 def queue(to: str, subject: str, template: str, *, member: Any = None, invitation: Any = None,
-          meeting: Any = None, **context: Any) -> OutgoingMail:
+          meeting: Any = None, password_reset_id: int | None = None, **context: Any) -> OutgoingMail:
     """Writes a message now and queues it in the current transaction: it is sent once the change commits
-    (thinknet.outbox). ``member``, ``invitation`` and ``meeting`` are also what the message is about."""
+    (thinknet.outbox). ``member``, ``invitation`` and ``meeting`` are also what the message is about;
+    ``invitation`` and ``password_reset_id`` name the link it carries, so it is not sent once that link no
+    longer works."""
     for name, value in (("member", member), ("invitation", invitation), ("meeting", meeting)):
         if value is not None:
             context.setdefault(name, value)
     return outbox.put_message(compose(to, subject, template, **context), template,
                               member_id=getattr(member, "id", None), invitation_id=getattr(invitation, "id", None),
-                              meeting_id=getattr(meeting, "id", None))
+                              meeting_id=getattr(meeting, "id", None), password_reset_id=password_reset_id)
 
 
 def tell_seat_opened(meeting: Any, promoted: list[Any]) -> None:

@@ -336,6 +336,7 @@ class MailState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"  # every try failed, or the mail server refused it for good: organizers see it
+    WITHDRAWN = "withdrawn"  # no longer wanted when its turn came: the invitation was revoked, the link used
 
 
 class OutgoingMail(db.Model):
@@ -360,6 +361,8 @@ class OutgoingMail(db.Model):
     # What the message is about, for the pages that report on it.
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id", ondelete="CASCADE"), index=True)
+    password_reset_id: Mapped[int | None] = mapped_column(ForeignKey("password_reset.id", ondelete="CASCADE"),
+                                                          index=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
     calendar_method: Mapped[str | None] = mapped_column(String(10))  # REQUEST or CANCEL
     calendar_sequence: Mapped[int | None] = mapped_column(Integer)

@@ -28,11 +28,12 @@ import smtplib
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, has_request_context
 from flask_mailman import EmailMultiAlternatives
 from sqlalchemy import func, select, update
-from werkzeug.exceptions import NotFound
 
 from thinknet.database import after_commit, begin_writing
 from thinknet.extensions import db
@@ -42,6 +43,21 @@ from thinknet.models import MailState, OutgoingMail, utcnow
 
 # Messages written only when sent (a calendar update shows the session as it is then), by kind.
 _composers: dict[str, Callable[[OutgoingMail], EmailMultiAlternatives]] = {}
+# Why a kind of message is no longer wanted when its turn comes (None while it is), by kind.
+_unwanted: dict[str, Callable[[OutgoingMail], str | None]] = {}
+
+
+def wanted_while(*kinds: str) -> Callable:
+    """Registers the check that a kind of message is still worth sending, asked before each try and before
+    an organizer sends it again: a link in it that no longer works (a revoked invitation, a used reset) is
+    not sent; the message is withdrawn with the reason."""
+
+    def register(check: Callable[[OutgoingMail], str | None]) -> Callable:
+        for kind in kinds:
+            _unwanted[kind] = check
+        return check
+
+    return register
 
 
 def composed_when_sent(kind: str) -> Callable[[Callable[[OutgoingMail], EmailMultiAlternatives]], Callable]:
@@ -64,7 +80,7 @@ def put(mail: OutgoingMail) -> OutgoingMail:
     return mail
 
 
-def put_message(message: EmailMultiAlternatives, kind: str, **about: int | None) -> OutgoingMail:
+def put_message(message: EmailMultiAlternatives, kind: str, **about: Any) -> OutgoingMail:
     """Queues a message already written (subject, text and HTML) to its one recipient."""
     [recipient] = message.to
     html = next((content for content, mimetype in message.alternatives if mimetype == "text/html"), "")
@@ -98,11 +114,16 @@ def _claim_next(now: datetime) -> int | None:
 def _message(mail: OutgoingMail) -> EmailMultiAlternatives:
     compose = _composers.get(mail.kind)
     if compose is not None:
-        return compose(mail)
-    message = EmailMultiAlternatives(subject=mail.subject, body=mail.body_text, from_email=mail.sender,
-                                     to=[mail.recipient])
-    if mail.body_html:
-        message.attach_alternative(mail.body_html, "text/html")
+        message = compose(mail)
+    else:
+        message = EmailMultiAlternatives(subject=mail.subject, body=mail.body_text, from_email=mail.sender,
+                                         to=[mail.recipient])
+        if mail.body_html:
+            message.attach_alternative(mail.body_html, "text/html")
+    # The same Message-ID on every try: a copy a slow mail server took before the try timed out is one message,
+    # which mail clients show once.
+    host = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
+    message.extra_headers["Message-ID"] = f"<outbox.{mail.id}.{int(mail.created_at.timestamp())}@{host}>"
     return message
 
 
@@ -113,8 +134,16 @@ def refused_for_good(error: Exception) -> bool:
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
-def _send(mail_id: int) -> bool:
+def _send(mail_id: int) -> bool | None:
+    """Tries one claimed message: True sent, False not (tried again later, or failed), None withdrawn."""
     mail = db.session.get(OutgoingMail, mail_id, populate_existing=True)
+    check = _unwanted.get(mail.kind)
+    reason = check(mail) if check is not None else None
+    if reason is not None:
+        mail.state, mail.error = MailState.WITHDRAWN, reason
+        mail.body_text = mail.body_html = ""  # its link no longer works: nothing worth keeping
+        db.session.commit()
+        return None
     try:
         message = _message(mail)
         mail.subject = mail.subject or message.subject  # a message written when sent: its subject, for the reports
@@ -146,25 +175,44 @@ def send_due(now: datetime | None = None) -> tuple[int, int]:
     begin_writing()
     sent = failed = 0
     while (mail_id := _claim_next(now or utcnow())) is not None:
-        if _send(mail_id):
+        outcome = _send(mail_id)
+        if outcome:
             sent += 1
-        else:
+        elif outcome is False:
             failed += 1
     return sent, failed
 
 
-def send_again(mail: OutgoingMail) -> None:
-    """An organizer sends a failed message again, with a full set of tries."""
+def send_again(mail: OutgoingMail) -> str | None:
+    """An organizer sends a failed message again, with a full set of tries; or why not: it is on its way or
+    delivered already (a second tap), or no longer worth sending (its link no longer works)."""
+    mail = db.session.get(OutgoingMail, mail.id, with_for_update=True, populate_existing=True)
+    if mail.state in (MailState.PENDING, MailState.SENDING):
+        return f"The message to {mail.recipient} is on its way already."
+    if mail.state == MailState.SENT:
+        return f"The message to {mail.recipient} was delivered."
+    check = _unwanted.get(mail.kind)
+    reason = check(mail) if check is not None else mail.error if mail.state == MailState.WITHDRAWN else None
+    if reason is not None:
+        mail.state, mail.error = MailState.WITHDRAWN, reason
+        mail.body_text = mail.body_html = ""
+        return f"The message to {mail.recipient} is not sent again. {reason}"
     mail.state, mail.attempts, mail.error, mail.next_attempt_at = MailState.PENDING, 0, "", utcnow()
     put(mail)
+    return None
 
 
-def get_failed_or_404(mail_id: int) -> OutgoingMail:
-    """A failed message, the only kind an organizer can send again."""
-    mail = db.session.get(OutgoingMail, mail_id)
-    if mail is None or mail.state != MailState.FAILED:
-        raise NotFound()
-    return mail
+def retry_schedule() -> str:
+    """When a message not sent is tried again, in words: "after 1 min, 5 min, 30 min and 2 h"."""
+    def words(seconds: int) -> str:
+        if seconds % 3600 == 0:
+            return f"{seconds // 3600} h"
+        return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+    delays = [words(int(seconds)) for seconds in current_app.config["MAIL_RETRY_DELAYS"]]
+    if not delays:
+        return "never"
+    return "after " + (", ".join(delays[:-1]) + " and " + delays[-1] if len(delays) > 1 else delays[0])
 
 
 def waiting_and_failed() -> tuple[int, int]:

@@ -29,7 +29,8 @@ def email_a_link(form: ForgotPasswordForm, page: str, issue: Callable[[str], Res
     link = issue(form.email.data)
     if link is not None:
         url = url_for(endpoint, token=link.token, _external=True)
-        mail.queue(link.member.email, subject, template, member=link.member, expires_at=link.expires_at, link=url)
+        mail.queue(link.member.email, subject, template, member=link.member, password_reset_id=link.id,
+                   expires_at=link.expires_at, link=url)
     flash(said, "info")
     return htmx.redirect_to(url_for("auth.login"))
 

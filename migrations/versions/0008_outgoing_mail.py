@@ -15,7 +15,7 @@ down_revision = '0007'
 branch_labels = None
 depends_on = None
 
-STATE = sa.Enum('pending', 'sending', 'sent', 'failed', name='mailstate', native_enum=False, length=20)
+STATE = sa.Enum('pending', 'sending', 'sent', 'failed', 'withdrawn', name='mailstate', native_enum=False, length=20)
 
 
 def upgrade():
@@ -29,6 +29,7 @@ def upgrade():
     sa.Column('body_html', sa.Text(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=True),
     sa.Column('invitation_id', sa.Integer(), nullable=True),
+    sa.Column('password_reset_id', sa.Integer(), nullable=True),
     sa.Column('meeting_id', sa.Integer(), nullable=True),
     sa.Column('calendar_method', sa.String(length=10), nullable=True),
     sa.Column('calendar_sequence', sa.Integer(), nullable=True),
@@ -41,6 +42,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['invitation_id'], ['invitation.id'], name=op.f('fk_outgoing_mail_invitation_id_invitation'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], name=op.f('fk_outgoing_mail_meeting_id_meeting'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['password_reset_id'], ['password_reset.id'], name=op.f('fk_outgoing_mail_password_reset_id_password_reset'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_outgoing_mail_member_id_member'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outgoing_mail'))
     )
@@ -48,6 +50,7 @@ def upgrade():
     op.create_index(op.f('ix_outgoing_mail_member_id'), 'outgoing_mail', ['member_id'])
     op.create_index(op.f('ix_outgoing_mail_invitation_id'), 'outgoing_mail', ['invitation_id'])
     op.create_index(op.f('ix_outgoing_mail_meeting_id'), 'outgoing_mail', ['meeting_id'])
+    op.create_index(op.f('ix_outgoing_mail_password_reset_id'), 'outgoing_mail', ['password_reset_id'])
 
     # Every calendar delivery so far becomes a calendar update in the outbox, with its state and error; one
     # still waiting is sent by the outbox like any other.

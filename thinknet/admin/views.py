@@ -17,7 +17,7 @@ from thinknet.invitations import services as invitation_services
 from thinknet.calendar import itip
 from thinknet.meetings import queries, schedule
 from thinknet.members import services as member_services
-from thinknet.models import Meeting, Member, Settings, utcnow
+from thinknet.models import Meeting, Member, OutgoingMail, Settings, utcnow
 from thinknet.templating import local_time
 from thinknet.topics import services as topic_services
 
@@ -32,16 +32,20 @@ def index() -> Response:
 
 @bp.route("/mail")
 def mail_page() -> Response:
-    return htmx.render("admin/mail.html", failed=outbox.failed_messages(), waiting=outbox.waiting_messages())
+    return htmx.render("admin/mail.html", failed=outbox.failed_messages(), waiting=outbox.waiting_messages(),
+                       retries=outbox.retry_schedule())
 
 
 @bp.route("/mail/<int:mail_id>/send-again", methods=["POST"])
 def send_mail_again(mail_id: int) -> Response:
     if not ApproveForm().validate_on_submit():
         abort(400)
-    message = outbox.get_failed_or_404(mail_id)
-    outbox.send_again(message)
-    flash(f"The message to {message.recipient} is queued again.", "success")
+    message = db.get_or_404(OutgoingMail, mail_id)
+    refusal = outbox.send_again(message)  # a double tap, or a link that no longer works, says why
+    if refusal:
+        flash(refusal, "info")
+    else:
+        flash(f"The message to {message.recipient} is queued again.", "success")
     return htmx.redirect_to(url_for("admin.mail_page"))
 
 
@@ -219,7 +223,7 @@ def meeting(meeting_id: int) -> Response:
     form = MeetingForm() if request.method == "POST" else prefilled_meeting_form(meeting)
     if form.validate_on_submit():
         try:
-            promoted = schedule.update_meeting(meeting, current_user, _meeting_values(form))
+            schedule.update_meeting(meeting, current_user, _meeting_values(form))
         except schedule.MeetingChangeRefused as refused:
             form.day.errors.append(str(refused))  # with the form; the 422 rolls the request back
         else:
@@ -259,8 +263,12 @@ def send_calendar_updates(meeting_id: int) -> Response:
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
     deliveries = itip.queue_calendar_updates([meeting])
-    flash(f"Sending {'the update' if meeting.sequence else 'invites'} to {len(deliveries)} "
-          f"member{'s' if len(deliveries) != 1 else ''}.", "success")
+    if deliveries:
+        flash(f"Sending {'the update' if meeting.sequence else 'invites'} to {len(deliveries)} "
+              f"member{'s' if len(deliveries) != 1 else ''}.", "success")
+    else:
+        flash("Everyone who wants calendar updates has this version already, or has it on its way: nothing "
+              "more is sent.", "info")
     return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id) + "#invites")
 
 

@@ -10,9 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
-from thinknet import throttle
+from thinknet import outbox, throttle
 from thinknet.extensions import db
-from thinknet.models import Member, MemberStatus, PasswordReset, ResetPurpose, SignIn, utcnow
+from thinknet.models import Member, MemberStatus, OutgoingMail, PasswordReset, ResetPurpose, SignIn, utcnow
 from thinknet.tokens import hash_token, new_token, token_matches
 from thinknet.errors import Refused
 
@@ -172,6 +172,7 @@ class ResetRequest:
     member: Member
     token: str
     expires_at: datetime
+    id: int
 
 
 def request_password_reset(email: str) -> ResetRequest | None:
@@ -188,7 +189,7 @@ def _new_link(member: Member, purpose: ResetPurpose) -> ResetRequest:
     reset = PasswordReset(member_id=member.id, token_hash=token_hash, expires_at=utcnow() + max_age, purpose=purpose)
     db.session.add(reset)
     db.session.flush()
-    return ResetRequest(member=member, token=token, expires_at=reset.expires_at)
+    return ResetRequest(member=member, token=token, expires_at=reset.expires_at, id=reset.id)
 
 
 def request_own_data_link(email: str) -> ResetRequest | None:
@@ -221,6 +222,17 @@ def _claim(reset: PasswordReset, name: str, used: str) -> None:
     ).rowcount
     if claimed != 1:
         raise ResetLinkInvalid(f"This {name} has {used}. Please ask for a new one.")
+
+
+@outbox.wanted_while("password_reset", "own_data_link")
+def link_mail_unwanted(mail: OutgoingMail) -> str | None:
+    """A reset or data link is emailed only while it can still be used."""
+    reset = db.session.get(PasswordReset, mail.password_reset_id) if mail.password_reset_id else None
+    if reset is None or reset.used_at is not None:
+        return "Not sent: the link in it was used or replaced (a password change, a completed reset)."
+    if reset.expires_at <= utcnow():
+        return "Not sent: the link in it has expired."
+    return None
 
 
 DATA_LINK_USED = "already been used"

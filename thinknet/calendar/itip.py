@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from thinknet import mail, outbox
 from thinknet.calendar import ics as ical
+from thinknet.database import lock_name
 from thinknet.extensions import db
 from thinknet.models import (
     MailState,
@@ -56,10 +57,17 @@ def calendar_recipients() -> list[Member]:
 
 
 def _queue(meeting: Meeting, member_ids_and_emails: list[tuple[int, str]], method: str) -> list[OutgoingMail]:
-    """One calendar update per member, written when it is sent (the session and their answer as they are then)."""
+    """One calendar update per member, written when it is sent (the session and their answer as they are then),
+    to each member who has not been sent this version already or has it on its way: pressing the button twice,
+    or from two tabs, sends nothing twice. Two presses at once queue in turn (one lock per session)."""
+    lock_name(f"calendar-updates:{meeting.id}")
+    has_it = set(db.session.scalars(select(OutgoingMail.member_id).where(
+        OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting.id,
+        OutgoingMail.calendar_sequence == meeting.sequence, OutgoingMail.calendar_method == method,
+        OutgoingMail.state.in_([MailState.PENDING, MailState.SENDING, MailState.SENT]))))
     queued = [outbox.put(OutgoingMail(kind=CALENDAR, recipient=email, member_id=member_id, meeting_id=meeting.id,
                                       calendar_method=method, calendar_sequence=meeting.sequence))
-              for member_id, email in member_ids_and_emails]
+              for member_id, email in member_ids_and_emails if member_id not in has_it]
     meeting.calendar_sent_at, meeting.calendar_sent_sequence = utcnow(), meeting.sequence
     return queued
 

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
+from thinknet import outbox
 from thinknet.audit import record
 from thinknet.auth.services import find_member_by_email, hash_password, start_sign_in
 from thinknet.extensions import db
@@ -205,6 +206,18 @@ def revoke_invitation(invitation: Invitation, by: Member, reason: str = "", now:
     db.session.flush()
     record(by, "invitation.revoked", subject=invitation.sponsor, target=invitation, email=invitation.email,
            reason=reason)
+
+
+@outbox.wanted_while("invitation")
+def invitation_mail_unwanted(mail: OutgoingMail) -> str | None:
+    """An invitation is emailed only while its link can still be used."""
+    invitation = db.session.get(Invitation, mail.invitation_id) if mail.invitation_id else None
+    if invitation is None:
+        return "Not sent: the invitation is gone."
+    state = invitation.current_state()
+    if state != InvitationState.PENDING:
+        return f"Not sent: the invitation is {state.value.replace('_', ' ')}."
+    return None
 
 
 def find_invitation(token: str, now: datetime | None = None) -> Invitation:
