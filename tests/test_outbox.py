@@ -124,6 +124,7 @@ def test_after_every_try_fails_organizers_see_the_message_and_can_send_it_again(
     assert response.status_code == 303
     assert [r.rcpt_tos for r in later_server.received] == [["newcomer@example.org"]]
     assert "Every message so far was delivered" in client.get("/admin/mail").get_data(as_text=True)
+    assert "mail sent again" in client.get("/admin/audit").get_data(as_text=True)  # who sent it, in the audit log
     # A second tap says it was delivered, and sends nothing; a message that is not there is not found.
     token = csrf_token(client, "/admin/mail")
     again = client.post(f"/admin/mail/{failed.id}/send-again", data={"csrf_token": token}, follow_redirects=True)

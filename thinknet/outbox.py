@@ -35,6 +35,7 @@ from flask import Flask, current_app, g, has_request_context
 from flask_mailman import EmailMultiAlternatives
 from sqlalchemy import func, select, update
 
+from thinknet.audit import record
 from thinknet.database import after_commit, begin_writing
 from thinknet.extensions import db
 from thinknet.links import links_context
@@ -183,9 +184,10 @@ def send_due(now: datetime | None = None) -> tuple[int, int]:
     return sent, failed
 
 
-def send_again(mail: OutgoingMail) -> str | None:
-    """An organizer sends a failed message again, with a full set of tries; or why not: it is on its way or
-    delivered already (a second tap), or no longer worth sending (its link no longer works)."""
+def send_again(mail: OutgoingMail, by: Any) -> str | None:
+    """An organizer sends a failed message again, with a full set of tries (kept in the audit log); or why not:
+    it is on its way or delivered already (a second tap), or no longer worth sending (its link no longer
+    works)."""
     mail = db.session.get(OutgoingMail, mail.id, with_for_update=True, populate_existing=True)
     if mail.state in (MailState.PENDING, MailState.SENDING):
         return f"The message to {mail.recipient} is on its way already."
@@ -197,6 +199,7 @@ def send_again(mail: OutgoingMail) -> str | None:
         mail.state, mail.error = MailState.WITHDRAWN, reason
         mail.body_text = mail.body_html = ""
         return f"The message to {mail.recipient} is not sent again. {reason}"
+    record(by, "mail.sent_again", target=mail, kind=mail.kind, previous_error=mail.error)
     mail.state, mail.attempts, mail.error, mail.next_attempt_at = MailState.PENDING, 0, "", utcnow()
     put(mail)
     return None

@@ -41,7 +41,7 @@ def send_mail_again(mail_id: int) -> Response:
     if not ApproveForm().validate_on_submit():
         abort(400)
     message = db.get_or_404(OutgoingMail, mail_id)
-    refusal = outbox.send_again(message)  # a double tap, or a link that no longer works, says why
+    refusal = outbox.send_again(message, current_user)  # a double tap, or a link that no longer works, says why
     if refusal:
         flash(refusal, "info")
     else:
