@@ -12,7 +12,6 @@ from flask.cli import FlaskGroup, with_appcontext
 from thinknet import outbox
 from thinknet.auth.services import password_problem
 from thinknet.extensions import db
-from thinknet.links import links_context
 from thinknet.models import Role
 
 DEMO_SIGN_IN_FILE = "demo-sign-in.txt"
@@ -128,10 +127,9 @@ def send_reminders() -> None:
     (cron, every few minutes)."""
     from thinknet.meetings.reminders import send_cutoff_headcounts, send_lapse_nudges
 
-    with links_context(current_app._get_current_object()):
-        headcounts = send_cutoff_headcounts()
-        nudges = send_lapse_nudges()
-        sent, not_sent = outbox.send_due()
+    headcounts = send_cutoff_headcounts()
+    nudges = send_lapse_nudges()
+    sent, not_sent = outbox.send_due()
     click.echo(f"Headcounts for {headcounts} session(s); {nudges} lapse nudge(s); "
                f"{sent} message(s) sent, {not_sent} not sent (tried again later, or failed: see /admin/mail).")
 
@@ -141,8 +139,7 @@ def send_reminders() -> None:
 def send_mail() -> None:
     """Sends every message waiting in the outbox whose time has come (the app's own sender does this too; run
     it from cron when no app process is running, or to see what happens)."""
-    with links_context(current_app._get_current_object()):
-        sent, not_sent = outbox.send_due()
+    sent, not_sent = outbox.send_due()
     waiting, failed = outbox.waiting_and_failed()
     click.echo(f"{sent} message(s) sent, {not_sent} not sent; {waiting} waiting, {failed} failed.")
 

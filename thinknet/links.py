@@ -2,9 +2,6 @@
 decides where a link in an email, a calendar or a page points."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from flask import Flask, current_app, request
 
 
@@ -15,11 +12,3 @@ def absolute(path: str, app: Flask | None = None) -> str:
     if root and path.startswith(root + "/"):
         path = path[len(root):]
     return (app or current_app).config["BASE_URL"] + path
-
-
-@contextmanager
-def links_context(app: Flask) -> Iterator[None]:
-    """An app context outside any request (a command, the outbox's sender) in which url_for(...,
-    _external=True) builds links on the site's address (BASE_URL)."""
-    with app.test_request_context(base_url=app.config["BASE_URL"]):
-        yield

@@ -38,7 +38,6 @@ from sqlalchemy import func, select, update
 from thinknet.audit import record
 from thinknet.database import after_commit, begin_writing
 from thinknet.extensions import db
-from thinknet.links import links_context
 from thinknet.models import MailState, OutgoingMail, utcnow
 
 
@@ -135,14 +134,27 @@ def refused_for_good(error: Exception) -> bool:
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
+def _no_longer_wanted(mail: OutgoingMail) -> str | None:
+    check = _unwanted.get(mail.kind)
+    return check(mail) if check is not None else None
+
+
+def _forget_text(mail: OutgoingMail) -> None:
+    """Drops a message's text once it is delivered or withdrawn: it may hold a link."""
+    mail.body_text = mail.body_html = ""
+
+
+def _withdraw(mail: OutgoingMail, reason: str) -> None:
+    mail.state, mail.error = MailState.WITHDRAWN, reason
+    _forget_text(mail)
+
+
 def _send(mail_id: int) -> bool | None:
     """Tries one claimed message: True sent, False not (tried again later, or failed), None withdrawn."""
     mail = db.session.get(OutgoingMail, mail_id, populate_existing=True)
-    check = _unwanted.get(mail.kind)
-    reason = check(mail) if check is not None else None
+    reason = _no_longer_wanted(mail)
     if reason is not None:
-        mail.state, mail.error = MailState.WITHDRAWN, reason
-        mail.body_text = mail.body_html = ""  # its link no longer works: nothing worth keeping
+        _withdraw(mail, reason)
         db.session.commit()
         return None
     try:
@@ -166,7 +178,7 @@ def _send(mail_id: int) -> bool | None:
         return False
     mail.attempts += 1
     mail.state, mail.sent_at, mail.error = MailState.SENT, utcnow(), ""
-    mail.body_text = mail.body_html = ""  # it may hold a link: once delivered, the database keeps no copy
+    _forget_text(mail)
     db.session.commit()
     return True
 
@@ -193,11 +205,11 @@ def send_again(mail: OutgoingMail, by: Any) -> str | None:
         return f"The message to {mail.recipient} is on its way already."
     if mail.state == MailState.SENT:
         return f"The message to {mail.recipient} was delivered."
-    check = _unwanted.get(mail.kind)
-    reason = check(mail) if check is not None else mail.error if mail.state == MailState.WITHDRAWN else None
+    if mail.state == MailState.WITHDRAWN:
+        return f"The message to {mail.recipient} is not sent again. {mail.error}"
+    reason = _no_longer_wanted(mail)
     if reason is not None:
-        mail.state, mail.error = MailState.WITHDRAWN, reason
-        mail.body_text = mail.body_html = ""
+        _withdraw(mail, reason)
         return f"The message to {mail.recipient} is not sent again. {reason}"
     record(by, "mail.sent_again", target=mail, kind=mail.kind, previous_error=mail.error)
     mail.state, mail.attempts, mail.error, mail.next_attempt_at = MailState.PENDING, 0, "", utcnow()
@@ -257,7 +269,7 @@ class _Sender:
             with self.done:
                 self.passes_begun += 1
             try:
-                with links_context(self.app):
+                with self.app.app_context():  # links outside a request are built on BASE_URL (thinknet.app)
                     try:
                         send_due()
                     finally:

@@ -201,16 +201,25 @@ def request_own_data_link(email: str) -> ResetRequest | None:
     return _new_link(member, ResetPurpose.OWN_DATA)
 
 
+def _spent(reset: PasswordReset, used: str) -> str | None:
+    """Why a link sent by email can no longer be used ("has <used>", "has expired"), or None while it can: the
+    one rule for opening the link and for sending its email."""
+    if reset.used_at is not None:
+        return f"has {used}"
+    if reset.expires_at <= utcnow():
+        return "has expired"
+    return None
+
+
 def _find_link(token: str, purpose: ResetPurpose, name: str, used: str) -> PasswordReset:
     """A link sent by email (``name`` says which kind), if it can still be used; ResetLinkInvalid says why not."""
     reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token),
                                                           PasswordReset.purpose == purpose))
     if reset is None or not token_matches(token, reset.token_hash):
         raise ResetLinkInvalid(f"This {name} is not valid. Please ask for a new one.")
-    if reset.used_at is not None:
-        raise ResetLinkInvalid(f"This {name} has {used}. Please ask for a new one.")
-    if reset.expires_at <= utcnow():
-        raise ResetLinkInvalid(f"This {name} has expired. Please ask for a new one.")
+    spent = _spent(reset, used)
+    if spent is not None:
+        raise ResetLinkInvalid(f"This {name} {spent}. Please ask for a new one.")
     return reset
 
 
@@ -228,11 +237,9 @@ def _claim(reset: PasswordReset, name: str, used: str) -> None:
 def link_mail_unwanted(mail: OutgoingMail) -> str | None:
     """A reset or data link is emailed only while it can still be used."""
     reset = db.session.get(PasswordReset, mail.password_reset_id) if mail.password_reset_id else None
-    if reset is None or reset.used_at is not None:
-        return "Not sent: the link in it was used or replaced (a password change, a completed reset)."
-    if reset.expires_at <= utcnow():
-        return "Not sent: the link in it has expired."
-    return None
+    spent = ("is gone" if reset is None
+             else _spent(reset, "been used or replaced (a password change, a completed reset)"))
+    return None if spent is None else f"Not sent: the link in it {spent}."
 
 
 DATA_LINK_USED = "already been used"
