@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 from sqlalchemy import func, select
 
@@ -103,6 +104,45 @@ def grow_tree(app, size: int, prefix: str) -> int:
             parents.append(member)
         db.session.commit()
         return founder.id
+
+
+class _TreeNesting(HTMLParser):
+    """Who each drawn member sits under, read from the page's nested lists; fails on a list left open or
+    closed out of turn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[tuple[str, str | None]] = []
+        self.drawn_under: dict[int, int | None] = {}
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("li", "ul", "details"):
+            return
+        element_id = dict(attrs).get("id") or ""
+        if tag == "li" and element_id.startswith("tree-member-"):
+            owners = [owner for kind, owner in self.open if kind == "li" and owner]
+            self.drawn_under[int(element_id.removeprefix("tree-member-"))] = int(owners[-1]) if owners else None
+            self.open.append((tag, element_id.removeprefix("tree-member-")))
+        else:
+            self.open.append((tag, None))
+
+    def handle_endtag(self, tag):
+        if tag in ("li", "ul", "details"):
+            assert self.open.pop()[0] == tag
+
+
+def test_the_tree_draws_every_member_under_their_own_sponsor_at_any_size(app, client, login, make_member):
+    viewer = make_member(email="viewer@example.org")
+    grow_tree(app, 150, prefix="t")
+    login(viewer)
+    page = client.get("/members/tree").get_data(as_text=True)
+    nesting = _TreeNesting()
+    nesting.feed(page)
+    assert not nesting.open
+    with app.app_context():
+        sponsors = dict(db.session.execute(select(Member.id, Member.sponsor_id)).all())
+    assert nesting.drawn_under == sponsors
+    assert len(sponsors) == 151
 
 
 def test_the_tree_and_directory_take_a_fixed_number_of_queries_whatever_the_size(app, client, login, make_member,

@@ -4,16 +4,42 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, has_request_context
+from flask import Flask, Request, has_request_context, request
 from werkzeug.routing import MapAdapter
 
 from thinknet import database, links
 
 
+# How many of a process's links are remembered (see Thinknet.url_for); past it the memory starts again.
+LINKS_REMEMBERED = 20_000
+
+
 class Thinknet(Flask):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._links: dict[tuple[Any, ...], str] = {}
+
     def url_for(self, endpoint: str, *, _anchor: str | None = None, _method: str | None = None,
                 _scheme: str | None = None, _external: bool | None = None, **values: Any) -> str:
-        """Every ``url_for(..., _external=True)`` is on BASE_URL, never on the request's host."""
+        """Every ``url_for(..., _external=True)`` is on BASE_URL, never on the request's host.
+
+        A link within the site depends only on the endpoint, its values and where the app is mounted, so it is
+        built once per process and remembered: a page of 150 members builds 150 profile links, and Flask's
+        url_for costs about as much as rendering the row around it. (The app has no url_defaults, which would
+        make a link depend on more than its arguments.)"""
+        if not _external and _method is None and has_request_context():
+            try:
+                key = (request.script_root, request.blueprint if endpoint[:1] == "." else None, endpoint, _anchor,
+                       *sorted(values.items()))
+                link = self._links.get(key)
+            except TypeError:  # a value that cannot be a key (a list of query arguments): built each time
+                return super().url_for(endpoint, _anchor=_anchor, **values)
+            if link is None:
+                link = super().url_for(endpoint, _anchor=_anchor, **values)
+                if len(self._links) >= LINKS_REMEMBERED:
+                    self._links.clear()
+                self._links[key] = link
+            return link
         if not has_request_context() or not _external:
             return super().url_for(endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme,
                                    _external=_external, **values)

@@ -159,11 +159,15 @@ class Member(UserMixin, db.Model):
 
     @property
     def headline_text(self) -> str:
-        """'Head of engineering, fintech'."""
-        return ", ".join(part for part in (self.headline, self.sector) if part)
+        return headline_text(self.headline, self.sector)
 
     def __repr__(self) -> str:
         return f"<Member {self.id} {self.email}>"
+
+
+def headline_text(headline: str, sector: str) -> str:
+    """'Head of engineering, fintech'."""
+    return ", ".join(part for part in (headline, sector) if part)
 
 
 # Email is unique whatever its case; the database enforces it, not only the code.

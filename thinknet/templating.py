@@ -13,13 +13,21 @@ from thinknet.models import Settings
 
 def group_settings() -> Settings:
     """The settings row, read once per request."""
-    if "group_settings" not in g:
+    try:
+        return g.group_settings
+    except AttributeError:
         g.group_settings = Settings.get()
-    return g.group_settings
+        return g.group_settings
 
 
 def local_time(moment: datetime) -> datetime:
-    return moment.astimezone(ZoneInfo(group_settings().timezone))
+    """The moment in the group's timezone; the zone is looked up once per request (a page of 150 members
+    formats 150 dates)."""
+    name = group_settings().timezone
+    zone = g.get("group_zone")
+    if zone is None or zone.key != name:  # a change of timezone during the request is seen
+        zone = g.group_zone = ZoneInfo(name)
+    return moment.astimezone(zone)
 
 
 def format_when(moment: datetime) -> str:

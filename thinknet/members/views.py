@@ -21,7 +21,7 @@ def index() -> Response:
 @bp.route("/tree")
 @cached_page(same_for_each_role=True, timeless=True)
 def tree() -> Response:
-    return htmx.render("members/tree.html", roots=services.sponsor_tree())
+    return htmx.render("members/tree.html", rows=services.tree_rows(services.sponsor_tree()))
 
 
 @bp.route("/<int:member_id>")
