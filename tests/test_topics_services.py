@@ -95,7 +95,7 @@ def test_an_anonymous_authors_identity_reaches_nobody_but_the_author(people):
     t = topic(a, "Co-founder trouble", anonymous=True)
     for viewer in (b, organizer):
         view = services.topic_view(t, viewer)
-        assert view.author is None and view.author_label == "Anonymous" and not view.is_mine
+        assert view.author_name is None and view.author_label == "Anonymous" and not view.is_mine
     mine = services.topic_view(t, a)
     assert mine.is_mine and mine.author_label == "you (anonymously)"
     assert not services.may_see_author(t, organizer)

@@ -462,6 +462,11 @@ class Topic(db.Model):
     author: Mapped[Member] = relationship()
     meeting: Mapped[Meeting | None] = relationship()
 
+    @property
+    def meeting_starts_at(self) -> datetime | None:
+        """When its session starts (None in the backlog): what the topic rules ask of the session."""
+        return self.meeting.starts_at if self.meeting is not None else None
+
 
 class Vote(db.Model):
     """One member's "me too" on a topic."""

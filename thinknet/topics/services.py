@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, delete, exists, func, select, update
-from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
 from thinknet.audit import record
@@ -24,23 +23,39 @@ class TopicRefused(Refused):
     """A topic action the rules do not allow; the message says why."""
 
 
-def _session_started(meeting: Meeting | None) -> bool:
-    return meeting is not None and meeting.starts_at <= utcnow()
+@dataclass(frozen=True)
+class TopicLine:
+    """A topic as a list shows it, read as plain columns (whole topics with their author and session cost more
+    to load than the list costs to draw). The rules below ask it what they ask a Topic."""
+
+    id: int
+    title: str
+    state: TopicState
+    pinned: bool
+    anonymous: bool
+    author_id: int
+    meeting_id: int | None
+    author_name: str
+    meeting_starts_at: datetime | None
 
 
-def agenda_change_refusal(topic: Topic, what: str) -> str | None:
+def _session_started(topic: Topic | TopicLine) -> bool:
+    return topic.meeting_starts_at is not None and topic.meeting_starts_at <= utcnow()
+
+
+def agenda_change_refusal(topic: Topic | TopicLine, what: str) -> str | None:
     """Why an organizer may not pin, unpin or drop this topic now, or None: only a topic on the agenda of a
     session that has not started (once it has, its agenda is the record of what was on the table)."""
     if topic.state != TopicState.ON_AGENDA:
         return f"Only a topic on a session's agenda can be {what}."
-    if _session_started(topic.meeting):
+    if _session_started(topic):
         return f"This session has started: its agenda can no longer be {what}."
     return None
 
 
-def discussed_refusal(topic: Topic, discussed: bool) -> str | None:
+def discussed_refusal(topic: Topic | TopicLine, discussed: bool) -> str | None:
     """Why this topic may not be marked discussed (or not discussed after all) now, or None."""
-    if not _session_started(topic.meeting):
+    if not _session_started(topic):
         return "A topic is marked discussed once its session has started."
     if topic.state != (TopicState.ON_AGENDA if discussed else TopicState.DISCUSSED):
         return "This topic cannot be marked so."
@@ -52,11 +67,11 @@ class TopicView:
     """A topic as one viewer may see it: ``author`` is None unless the viewer may know who wrote it; the
     ``can_…`` properties say what the viewer may do with it, from the same rules the actions apply."""
 
-    topic: Topic
+    topic: Topic | TopicLine
     votes: int
     voted: bool
     is_mine: bool
-    author: Member | None
+    author_name: str | None
     by_organizer: bool = False
 
     @property
@@ -88,14 +103,14 @@ class TopicView:
     def author_label(self) -> str:
         if self.is_mine:
             return "you (anonymously)" if self.topic.anonymous else "you"
-        return self.author.name if self.author is not None else "Anonymous"
+        return self.author_name if self.author_name is not None else "Anonymous"
 
     @property
     def can_vote(self) -> bool:
         return not self.is_mine and self.topic.state in LIVE_TOPIC_STATES
 
 
-def may_see_author(topic: Topic, viewer: Member) -> bool:
+def may_see_author(topic: Topic | TopicLine, viewer: Member) -> bool:
     """The one rule for anonymity: only the author knows an anonymous topic is theirs, organizers included."""
     return not topic.anonymous or topic.author_id == viewer.id
 
@@ -115,35 +130,42 @@ def real(member: Member) -> Member:
     return member._get_current_object() if hasattr(member, "_get_current_object") else member
 
 
-def _with_counts(statement: Select, meetings: bool = True) -> Select:
-    """A topic statement with its "me too" count and whether the viewer (``viewer_id``) said it. ``meetings``:
-    load each topic's session with it (off when they all share one already loaded, which the topics then find
-    in the session without a query)."""
-    voted = exists().where(and_(Vote.topic_id == Topic.id, Vote.member_id == bindparam("viewer_id")))
-    options = [joinedload(Topic.author)] + ([joinedload(Topic.meeting)] if meetings else [])
-    return statement.add_columns(_vote_count(), voted).options(*options)
+_voted = exists().where(and_(Vote.topic_id == Topic.id, Vote.member_id == bindparam("viewer_id")))
+
+
+def _lines(statement: Select) -> Select:
+    """A list's topic statement: each topic's line, its "me too" count and whether the viewer (``viewer_id``)
+    said it, in one query."""
+    return statement.add_columns(_vote_count(), _voted).outerjoin(Member, Topic.author_id == Member.id) \
+        .outerjoin(Meeting, Topic.meeting_id == Meeting.id)
+
+
+def _view(topic: Topic | TopicLine, votes: int, voted: bool, viewer: Member, author_name: str) -> TopicView:
+    return TopicView(topic, votes, bool(voted), topic.author_id == viewer.id,
+                     author_name if may_see_author(topic, viewer) else None, viewer.is_organizer)
 
 
 def _views(statement: Select, viewer: Member, **parameters: Any) -> list[TopicView]:
     viewer = real(viewer)  # asked per topic below
-    rows = db.session.execute(statement, {"viewer_id": viewer.id, **parameters}).all()
-    return [
-        TopicView(topic, votes, bool(has_voted), topic.author_id == viewer.id,
-                  topic.author if may_see_author(topic, viewer) else None, viewer.is_organizer)
-        for topic, votes, has_voted in rows
-    ]
+    rows = db.session.execute(statement, {"viewer_id": viewer.id, **parameters})
+    views = []
+    for *columns, votes, voted in rows:
+        line = TopicLine(*columns)
+        views.append(_view(line, votes, voted, viewer, line.author_name))
+    return views
 
 
-# The pages' topic statements, built once: building one costs about as much as running it.
-_AGENDA = _with_counts(_by_interest(
-    select(Topic).where(Topic.meeting_id == bindparam("meeting_id"), Topic.state != TopicState.WITHDRAWN)),
-    meetings=False)
+# The lists' topic statements, built once: building one costs about as much as running it.
+_LINE = select(Topic.id, Topic.title, Topic.state, Topic.pinned, Topic.anonymous, Topic.author_id,
+               Topic.meeting_id, Member.name, Meeting.starts_at)
+_AGENDA = _lines(_by_interest(
+    _LINE.where(Topic.meeting_id == bindparam("meeting_id"), Topic.state != TopicState.WITHDRAWN)))
 _AGENDA_LEADING = _AGENDA.limit(bindparam("limit"))
-_OPEN_TOPICS = _with_counts(_by_interest(select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES)))
-                            .limit(bindparam("limit")).offset(bindparam("offset")))
-_RECENT_TOPICS = _with_counts(select(Topic).where(Topic.state.in_(LIVE_TOPIC_STATES))
-                              .order_by(Topic.created_at.desc()).limit(bindparam("limit")))
-_ONE_TOPIC = _with_counts(select(Topic).where(Topic.id == bindparam("topic_id")))
+_OPEN_TOPICS = _lines(_by_interest(_LINE.where(Topic.state.in_(LIVE_TOPIC_STATES)))
+                      .limit(bindparam("limit")).offset(bindparam("offset")))
+_RECENT_TOPICS = _lines(_LINE.where(Topic.state.in_(LIVE_TOPIC_STATES))
+                        .order_by(Topic.created_at.desc()).limit(bindparam("limit")))
+_ONE_TOPIC = select(_vote_count(), _voted).select_from(Topic).where(Topic.id == bindparam("topic_id"))
 
 
 def agenda(meeting: Meeting, viewer: Member, limit: int | None = None) -> list[TopicView]:
@@ -175,8 +197,10 @@ def get_topic_or_404(topic_id: int, own_by: Member | None = None) -> Topic:
 
 
 def topic_view(topic: Topic, viewer: Member) -> TopicView:
-    [view] = _views(_ONE_TOPIC, viewer, topic_id=topic.id)
-    return view
+    """The topic's own page: the whole topic, its details and its session."""
+    viewer = real(viewer)
+    votes, voted = db.session.execute(_ONE_TOPIC, {"viewer_id": viewer.id, "topic_id": topic.id}).one()
+    return _view(topic, votes, voted, viewer, topic.author.name)
 
 
 def post_topic(author: Member, *, title: str, details: str, anonymous: bool, meeting: Meeting | None) -> Topic:
