@@ -52,6 +52,16 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def check_foreign_keys(ctx, step, heads, run_args):
+    """Runs after each migration, inside its transaction: a row left pointing at nothing fails the migration,
+    which is then rolled back whole, instead of being committed."""
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({row[0] for row in broken})
+        raise RuntimeError(f"migration {step.up_revision_id} would leave {len(broken)} references to rows that do "
+                           f"not exist (in {', '.join(tables)}); it was rolled back")
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -92,7 +102,7 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
 
-    conf_args = current_app.extensions['migrate'].configure_args
+    conf_args = dict(current_app.extensions['migrate'].configure_args)  # this run's own
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("render_item", render_item)
@@ -103,6 +113,14 @@ def run_migrations_online():
         # A migration is no change of the group's data for the page cache (its revision table may not exist
         # yet); workers start with empty caches after an upgrade anyway.
         connection.info["thinknet.migrating"] = True
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds a table to alter it (batch_alter_table: copy, DROP, rename). With foreign keys
+            # on, the DROP cascades into every table that refers to it, deleting their rows, or fails. So
+            # migrations run with them off (Alembic's recipe; the pragma only takes effect outside a
+            # transaction), and each migration checks them itself before it commits (check_foreign_keys).
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+            conf_args.setdefault("on_version_apply", [check_foreign_keys])
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -114,6 +132,9 @@ def run_migrations_online():
                 context.run_migrations()
         finally:
             connection.info.pop("thinknet.migrating", None)
+            if sqlite:
+                connection.rollback()  # nothing is left open by a migration that failed
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():
