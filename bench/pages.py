@@ -22,6 +22,9 @@ PAGES = [
     ("healthz", "GET", "/healthz", "page"),
 ]
 POSTS = ("rsvp", "me too")
+# Pages the app never caches (their forms hold the member's own settings): held to the target of a page built
+# for each request, not to the cached pages' one.
+NEVER_CACHED = ("me",)
 # The mixed load's reads, weighted as members use the app: the dashboard and the session page most.
 MIX_READS = {"dashboard": 3, "meeting": 2, "topics": 2, "members": 1, "tree": 1, "profile": 2, "me": 1}
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

@@ -21,25 +21,27 @@ def group_settings() -> Settings:
 
 
 def local_time(moment: datetime) -> datetime:
-    """The moment in the group's timezone; the zone is looked up once per request (a page of 150 members
-    formats 150 dates)."""
-    name = group_settings().timezone
-    zone = g.get("group_zone")
-    if zone is None or zone.key != name:  # a change of timezone during the request is seen
-        zone = g.group_zone = ZoneInfo(name)
-    return moment.astimezone(zone)
+    """The moment in the group's timezone."""
+    return moment.astimezone(ZoneInfo(group_settings().timezone))  # ZoneInfo keeps each zone it made
+
+
+# English names, whatever the server's locale (strftime's %a and %b follow it, and cost more than the rest).
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def format_when(moment: datetime) -> str:
     """'Wed 3 Dec, 6:30 AM' in the group's timezone."""
     local = local_time(moment)
-    hour = local.strftime("%I").lstrip("0")
-    return f"{local:%a} {local.day} {local:%b}, {hour}:{local:%M %p}"
+    hour = local.hour % 12 or 12
+    return f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month]}, {hour}:{local.minute:02d} " \
+           f"{'AM' if local.hour < 12 else 'PM'}"
 
 
 def format_date(moment: datetime) -> str:
+    """'3 Dec 2025' in the group's timezone."""
     local = local_time(moment)
-    return f"{local.day} {local:%b %Y}"
+    return f"{local.day} {MONTHS[local.month]} {local.year}"
 
 
 def ordinal(number: int) -> str:
