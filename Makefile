@@ -10,10 +10,15 @@ AXE := .browser/node_modules/axe-core/axe.min.js
 
 .PHONY: run test install postgres redis browser screenshots bench clean
 
+# The demo always runs on its own SQLite file in the instance folder, at its own address: a DATABASE_URL (or
+# any production setting) left in the shell never receives the demo network.
+DEMO_ENV = env -u DATABASE_URL -u THINKNET_SQLALCHEMY_DATABASE_URI -u THINKNET_PRODUCTION -u THINKNET_BASE_URL \
+	-u THINKNET_TRUSTED_HOSTS
+
 run: $(STAMP)
-	$(BIN)/thinknet db upgrade
-	$(BIN)/thinknet demo --if-empty
-	$(BIN)/thinknet run --host $(HOST) --port $(PORT)
+	$(DEMO_ENV) $(BIN)/thinknet db upgrade
+	$(DEMO_ENV) $(BIN)/thinknet demo --if-empty
+	$(DEMO_ENV) $(BIN)/thinknet run --host $(HOST) --port $(PORT)
 
 test: $(STAMP) postgres redis browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -5,7 +5,7 @@ import gc
 import multiprocessing
 import os
 
-wsgi_app = "thinknet:create_app()"
+wsgi_app = "thinknet:production_app()"
 # Served by gunicorn is production: the app then refuses to start without THINKNET_BASE_URL. gunicorn sets
 # this in its own environment before it loads the app.
 raw_env = ["THINKNET_PRODUCTION=true"]
@@ -36,15 +36,42 @@ max_requests_jitter = 50_000
 # join, reset and calendar-feed paths with [redacted] in this log too.
 accesslog = os.environ.get("THINKNET_ACCESS_LOG", "-")
 errorlog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# Each access line: time, the request's id (as in its X-Request-Id header), the member's id, address, method
+# and path, status, bytes, duration and browser; one JSON object instead with THINKNET_LOG_FORMAT=json.
+logger_class = "thinknet.logs.GunicornLogger"
+
+# gunicorn's control socket (for gunicornc) in this site's instance folder, readable by its owner only: the
+# default, ~/.gunicorn/gunicorn.ctl, is one path for every server run by the same user.
+def _instance_folder():
+    from thinknet import default_instance_path
+
+    if default_instance_path():
+        return default_instance_path()
+    import sys
+    return os.path.join(sys.prefix, "var", "thinknet-instance")  # Flask's default for an installed package
+
+
+control_socket = os.environ.get("THINKNET_CONTROL_SOCKET", os.path.join(_instance_folder(), "gunicorn.ctl"))
+control_socket_mode = 0o600
+# The master's process id, where deploy/reload finds it. On a code upgrade (USR2) the old master renames it to
+# gunicorn.pid.oldbin and the new one writes its own.
+pidfile = os.environ.get("THINKNET_PIDFILE", os.path.join(_instance_folder(), "gunicorn.pid"))
 
 # Only the load balancer in front may say which address and scheme a request came from.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def when_ready(server):
-    """After the app is loaded, before the first fork: what is loaded so far is never collected again, so the
-    workers' garbage collections skip it and leave its memory pages shared."""
+    """After the app is loaded, before the first fork. A database that cannot be reached, or whose schema is
+    behind the code, stops the server here with one line saying what to do, instead of a traceback per
+    request. Then what is loaded so far is never collected again, so the workers' garbage collections skip it
+    and leave its memory pages shared."""
+    from thinknet import schema
+
+    problem = schema.startup_problem(server.app.wsgi())
+    if problem:
+        server.log.error("not starting: %s", problem)
+        server.halt(problem, 3)
     gc.freeze()
 
 

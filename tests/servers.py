@@ -54,12 +54,19 @@ class PostgresCluster:
             shutil.chown(self.root, self.as_user, self.as_user)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--locale=C", "--no-sync")
+        self.resume()
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def pause(self) -> None:
+        """Stops the server, keeping its data: an outage."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
 
     def create_database(self, name: str) -> str:
         import psycopg
@@ -74,6 +81,8 @@ class PostgresCluster:
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        except subprocess.CalledProcessError:
+            pass  # stopped already (a test's outage)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -146,6 +155,7 @@ class GunicornServer:
         self.instance = instance
         self.access_log = instance / "access.log"
         self.error_log = instance / "error.log"
+        self.stderr = instance / "stderr.log"  # what is said before gunicorn's own log is open
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
@@ -172,11 +182,13 @@ class GunicornServer:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         config = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
         # The production settings file, with the address, workers and log files of this test.
-        self.process = subprocess.Popen(
-            [gunicorn, "--config", str(config), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             "--timeout", "60", "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        with self.stderr.open("ab") as stderr:
+            self.process = subprocess.Popen(
+                [gunicorn, "--config", str(config), "--workers", str(self.workers), "--bind",
+                 f"127.0.0.1:{self.port}", "--timeout", "60", "--access-logfile", str(self.access_log),
+                 "--error-logfile", str(self.error_log)],
+                env=self.env, stdout=subprocess.DEVNULL, stderr=stderr,
+            )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -185,7 +197,8 @@ class GunicornServer:
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop()
-                    raise RuntimeError("gunicorn did not start:\n" + self.error_log.read_text())
+                    said = [path.read_text() for path in (self.stderr, self.error_log) if path.exists()]
+                    raise RuntimeError("gunicorn did not start:\n" + "\n".join(said))
                 time.sleep(0.2)
 
     def stop(self) -> None:

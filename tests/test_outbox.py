@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, csrf_token, sign_in
+from conftest import PASSWORD, body_text, csrf_token, sign_in
 from servers import GunicornServer, SmtpServer, free_port
 from thinknet import mail, outbox
 from thinknet.extensions import db
@@ -369,3 +369,84 @@ def test_every_try_of_a_message_carries_the_same_message_id(make_app, member, sm
     [received] = smtp_server.received
     assert received.message["Message-ID"] == again
     assert again.startswith("<outbox.") and again.endswith("@localhost>")
+
+
+def test_mail_test_sends_through_the_configured_server_and_says_so(make_app, smtp_server):
+    app = make_app(**smtp_config(smtp_server.port))
+    result = app.test_cli_runner().invoke(args=["mail", "test", "operator@example.org"])
+    assert result.exit_code == 0, result.output
+    assert f"through the mail server 127.0.0.1:{smtp_server.port}, which accepted it" in result.output
+    [received] = smtp_server.received
+    assert received.rcpt_tos == ["operator@example.org"] and "thinknet mail test" in body_text(received.message)
+
+
+def test_mail_test_says_what_went_wrong_when_the_server_is_down_or_refuses(make_app, smtp_server):
+    down = make_app(**smtp_config(free_port())).test_cli_runner().invoke(args=["mail", "test", "op@example.org"])
+    assert down.exit_code == 1
+    assert "Could not send to op@example.org through the mail server 127.0.0.1:" in down.output
+    assert "ConnectionRefusedError" in down.output
+
+    smtp_server.refuse.add("nobody@example.org")
+    refused = make_app(**smtp_config(smtp_server.port)).test_cli_runner().invoke(
+        args=["mail", "test", "nobody@example.org"])
+    assert refused.exit_code == 1 and "SMTPRecipientsRefused" in refused.output
+
+
+def test_organizers_delivery_log_lists_every_message_with_what_became_of_it(app, client, login, organizer, member):
+    states = [(MailState.SENT, 1, ""), (MailState.FAILED, 3, "SMTPRecipientsRefused: 550 no such user"),
+              (MailState.WITHDRAWN, 0, "the invitation was revoked"), (MailState.PENDING, 2, "timed out"),
+              (MailState.PENDING, 0, "")]
+    with app.app_context():
+        for number in range(outbox.DELIVERY_LOG_PAGE):  # older messages, for a second page
+            db.session.add(OutgoingMail(kind="welcome", recipient=f"old{number}@example.org", sender="",
+                                        subject="Old", body_text="", body_html="", state=MailState.SENT,
+                                        attempts=1, error="", created_at=utcnow(), next_attempt_at=utcnow()))
+        db.session.flush()
+        for number, (state, attempts, error) in enumerate(states):
+            db.session.add(OutgoingMail(
+                kind="welcome", recipient=f"person{number}@example.org", sender="", subject=f"Message {number}",
+                body_text="", body_html="", state=state, attempts=attempts, error=error, created_at=utcnow(),
+                next_attempt_at=utcnow(), sent_at=utcnow() if state == MailState.SENT else None))
+            db.session.flush()
+        db.session.commit()
+    members_client = app.test_client()
+    assert sign_in(members_client, member.email).status_code == 303
+    assert members_client.get("/admin/mail").status_code == 403
+    login(organizer)
+    page = client.get("/admin/mail").get_data(as_text=True)
+    log = page[page.index('id="mail-log"'):]
+    for number, words in enumerate(["sent", "<strong>failed</strong>: SMTPRecipientsRefused: 550 no such user",
+                                    "not sent: the invitation was revoked", "retrying", "on its way"]):
+        row = log[log.index(f"person{number}@example.org"):]
+        assert words in row[:row.index("</tr>")], (number, words)
+    assert "Older" in log and "old5@example.org" in log and "old0@example.org" not in log  # newest first
+    older = client.get("/admin/mail?page=2").get_data(as_text=True)
+    assert "old0@example.org" in older and "Newer" in older
+    assert client.get("/admin/mail?page=3").status_code == 404
+    assert client.get("/admin/mail?page=99999999999").status_code == 404
+
+
+def test_a_sponsor_sends_an_undelivered_invitation_again_and_nobody_else_can(make_app, make_member, smtp_server):
+    app = make_app(**smtp_config(smtp_server.port))
+    smtp_server.refuse.add("newcomer@example.org")  # the newcomer's server bounces it (full mailbox, say)
+    sponsor = make_member.organizer(email="olga@example.org")
+    client, page = invite(app, sponsor)
+    assert "The email could not be delivered: SMTPRecipientsRefused" in page and "Send again" in page
+    [failed] = rows(app)
+
+    other = app.test_client()
+    assert sign_in(other, make_member.organizer(email="otto@example.org").email).status_code == 303
+    stranger = other.post(f"/invitations/{failed.invitation_id}/send-again",
+                          data={"csrf_token": csrf_token(other, "/invitations/")})
+    assert stranger.status_code == 404
+
+    smtp_server.refuse.clear()
+    token = csrf_token(client, "/invitations/")
+    sent = client.post(f"/invitations/{failed.invitation_id}/send-again", data={"csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "will be emailed again" in sent and "Emailed" in sent
+    assert [received.rcpt_tos for received in smtp_server.received] == [["newcomer@example.org"]]
+    again = client.post(f"/invitations/{failed.invitation_id}/send-again", data={"csrf_token": token},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "was delivered" in again and len(smtp_server.received) == 1
+    assert client.post("/invitations/999999/send-again", data={"csrf_token": token}).status_code == 404

@@ -43,7 +43,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("main.dashboard", "GET"): MEMBERS,
     ("members.index", "GET"): MEMBERS, ("members.tree", "GET"): MEMBERS, ("members.profile", "GET"): MEMBERS,
     ("invitations.index", "GET"): MEMBERS, ("invitations.index", "POST"): MEMBERS,
-    ("invitations.revoke", "POST"): A_ONLY,
+    ("invitations.revoke", "POST"): A_ONLY, ("invitations.send_again", "POST"): A_ONLY,
     ("me.index", "GET"): MEMBERS, ("me.index", "POST"): MEMBERS, ("me.password", "POST"): MEMBERS,
     ("me.leave", "POST"): MEMBERS, ("me.standing", "POST"): MEMBERS, ("me.calendar_choice", "POST"): MEMBERS,
     ("me.reset_calendar_link", "POST"): MEMBERS, ("me.sign_out_everywhere", "POST"): MEMBERS,

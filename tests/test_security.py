@@ -98,6 +98,6 @@ def test_the_production_gunicorn_settings_load():
     from pathlib import Path
 
     settings = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
-    assert settings["wsgi_app"] == "thinknet:create_app()"
+    assert settings["wsgi_app"] == "thinknet:production_app()"
     assert settings["workers"] >= 3 and settings["timeout"] == 30 and settings["graceful_timeout"] == 30
-    assert "%(U)s" in settings["access_log_format"] and "%(q)s" not in settings["access_log_format"]
+    assert settings["logger_class"] == "thinknet.logs.GunicornLogger"  # paths without their query (test_logs)

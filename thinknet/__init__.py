@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+
+__version__ = "0.8.0"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -26,9 +29,21 @@ def default_instance_path() -> str | None:
     return None  # Flask's default for an installed package: <prefix>/var/thinknet-instance
 
 
+def production_app() -> Any:
+    """The app as gunicorn loads it (gunicorn.conf.py): a setting production cannot run without stops the server
+    with one line saying which, instead of a traceback."""
+    from thinknet.config import ConfigurationError
+
+    try:
+        return create_app()
+    except ConfigurationError as error:
+        print(f"thinknet: not starting: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(3) from None
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app factory; ``config`` overrides the configuration entirely (tests use it)."""
-    from thinknet import access, cli, database, errors, htmx, pagecache, security
+    from thinknet import access, cli, database, errors, htmx, logs, pagecache, schema, security
     from thinknet.admin.views import bp as admin_bp
     from thinknet.auth.views import bp as auth_bp
     from thinknet.config import load_config
@@ -69,6 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database.configure_engines(app)
     pagecache.init_app(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
+    schema.init_app(app)  # first of the request hooks: nothing is served from a database behind the code
     htmx_extension.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
@@ -79,6 +95,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database.write_from_the_view(app)
     htmx.init_app(app)
     errors.init_app(app)
+
+    logs.init_app(app)  # last of the request hooks, so its id comes first
 
     # An id beyond what the database's integer columns hold matches no route: a plain 404, never a 500.
     app.url_map.converters["int"] = BoundedInt

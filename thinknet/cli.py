@@ -75,6 +75,9 @@ def demo(force: bool, if_empty: bool) -> None:
     from thinknet.demo import clear_all_data, load_demo
     from thinknet.members.services import member_count
 
+    if current_app.config["PRODUCTION"]:
+        raise click.ClickException("This is a production site (THINKNET_PRODUCTION): the demo network is never "
+                                   "loaded into it.")
     sign_in_file = Path(current_app.instance_path) / DEMO_SIGN_IN_FILE
     if member_count() and not force:
         if if_empty:
@@ -144,6 +147,35 @@ def send_mail() -> None:
     click.echo(f"{sent} message(s) sent, {not_sent} not sent; {waiting} waiting, {failed} failed.")
 
 
+@click.group("mail")
+def mail_group() -> None:
+    """The site's mail."""
+
+
+@mail_group.command("test")
+@click.argument("address")
+@with_appcontext
+def mail_test(address: str) -> None:
+    """Sends a test message to ADDRESS through the configured mail server, now, and says what happened."""
+    from thinknet.mail import compose
+
+    config = current_app.config
+    if config["MAIL_BACKEND"] == "smtp":
+        security = " with TLS" if config.get("MAIL_USE_TLS") else " over SSL" if config.get("MAIL_USE_SSL") else ""
+        route = f"the mail server {config['MAIL_SERVER']}:{config['MAIL_PORT']}{security}"
+    elif config["MAIL_BACKEND"] == "file":
+        route = f"the folder {config['MAIL_FILE_PATH']} (no MAIL_SERVER is set, so nothing leaves this machine)"
+    else:
+        route = f"the {config['MAIL_BACKEND']} mail backend"
+    message = compose(address, "A test message", "mail_test", base_url=config["BASE_URL"])
+    try:
+        message.send()
+    except Exception as error:  # whatever the server or the network said, said plainly
+        raise click.ClickException(f"Could not send to {address} through {route}: "
+                                   f"{type(error).__name__}: {error}") from None
+    click.echo(f"Sent a test message to {address} through {route}, which accepted it (from {message.from_email}).")
+
+
 @click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
@@ -181,5 +213,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(schedule_ahead)
     app.cli.add_command(send_reminders)
     app.cli.add_command(send_mail)
+    app.cli.add_command(mail_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

@@ -49,6 +49,11 @@ DEFAULTS: dict[str, Any] = {
     # A message claimed this long ago and not finished belongs to a process that died mid-send: sent again.
     # Well above MAIL_TIMEOUT, so a slow send in progress is never taken twice.
     "MAIL_STUCK_SECONDS": 600,
+    # "text": one readable line per event; "json": one JSON object per line, for log shippers (thinknet.logs).
+    "LOG_FORMAT": "text",
+    # /healthz answers 503 (not ready) when the SQLite file's disk has less free space than this: a write
+    # could fail half-way.
+    "HEALTH_MIN_FREE_BYTES": 64 * 1024 * 1024,
     # The site's one canonical address (scheme, host and any path prefix): every absolute link the app writes
     # (emails, calendar invites, the feed link) is built from it, never from a request's Host. Required in
     # production; in development it is DEVELOPMENT_BASE_URL.
@@ -68,7 +73,15 @@ SECRET_KEY_FILE = "secret_key"
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 
-class MissingBaseUrl(RuntimeError):
+class ConfigurationError(RuntimeError):
+    """A setting production cannot run without; the message says which and how to set it."""
+
+
+class MissingBaseUrl(ConfigurationError):
+    pass
+
+
+class MissingSecretKey(ConfigurationError):
     pass
 
 
@@ -93,7 +106,14 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if app.config.get("MAIL_SERVER") and not _explicit(app, overrides, "MAIL_BACKEND"):
         app.config["MAIL_BACKEND"] = "smtp"
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = instance_secret_key(instance)
+        if app.config["PRODUCTION"] and not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            # A PostgreSQL site may run on several servers: each would make its own key, and a member signed
+            # in on one would be a stranger to the next (and every form from another server refused).
+            raise MissingSecretKey(
+                "THINKNET_SECRET_KEY is not set. With PostgreSQL every server must sign cookies with the same "
+                "key: set THINKNET_SECRET_KEY to the same long random value on each, for example the output of "
+                "python -c 'import secrets; print(secrets.token_hex(32))'")
+        app.config["SECRET_KEY"] = instance_secret_key(instance)  # one machine: its workers share the file
     _settle_base_url(app)
     # Cookies only over https, unless the site itself is plain http (local development); a request that came
     # over https (through a trusted proxy) gets Secure cookies whatever this says (thinknet.security).

@@ -2,11 +2,13 @@
 handler."""
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from thinknet import htmx
@@ -31,6 +33,23 @@ def back_to() -> str:
     referrer = urlsplit(request.headers.get("HX-Current-URL") or request.referrer or "")
     path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
     return safe_next_url(path) or "/"
+
+
+# SQLite's words for a database it cannot use just now (busy past the timeout, gone, or out of disk).
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "disk I/O error",
+                      "database or disk is full")
+# PostgreSQL's: a connection failed or was cut (08...), the server shutting down or starting (57P...), or out
+# of connections (53300). No SQLSTATE at all: the connection was never made.
+POSTGRESQL_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unreachable(error: DBAPIError) -> bool:
+    if error.connection_invalidated:
+        return True
+    if isinstance(error.orig, sqlite3.Error):
+        return any(words in str(error.orig) for words in SQLITE_UNAVAILABLE)
+    state = getattr(error.orig, "sqlstate", None)
+    return state is None or state.startswith(POSTGRESQL_UNAVAILABLE)
 
 
 def init_app(app: Flask) -> None:
@@ -76,6 +95,24 @@ def init_app(app: Flask) -> None:
             ),
             code,
         )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(error: DBAPIError) -> tuple[str, int, dict[str, str]]:
+        """The database is down, restarting, out of connections or of disk: the site's own 503 (with its
+        security headers), and one line in the log per request instead of a traceback. Any other database
+        error is a fault in the code, and fails as one."""
+        if not database_unreachable(error):
+            raise error
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass  # the connection is gone; the pool replaces it
+        reason = str(error.orig or error).strip().splitlines()[0] if str(error.orig or error).strip() else "?"
+        current_app.logger.error("database unavailable: %s %s: %s", request.method, request.path, reason)
+        page = render_template("errors/unavailable.html", title="Back in a moment",
+                               message="The site's database is not answering just now. Please try again in a minute.")
+        return page, 503, {"Retry-After": "30"}
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> tuple[str, int]:

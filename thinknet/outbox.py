@@ -244,6 +244,18 @@ def failed_messages(limit: int = 200) -> list[OutgoingMail]:
         .order_by(OutgoingMail.id.desc()).limit(limit)))
 
 
+DELIVERY_LOG_PAGE = 50
+
+
+def delivery_log(page: int = 1) -> tuple[list[OutgoingMail], bool]:
+    """Every message, newest first, a page at a time, and whether there are older ones: what went to whom,
+    and what became of it."""
+    rows = list(db.session.scalars(
+        select(OutgoingMail).order_by(OutgoingMail.id.desc())
+        .limit(DELIVERY_LOG_PAGE + 1).offset((page - 1) * DELIVERY_LOG_PAGE)))
+    return rows[:DELIVERY_LOG_PAGE], len(rows) > DELIVERY_LOG_PAGE
+
+
 def waiting_messages(limit: int = 200) -> list[OutgoingMail]:
     return list(db.session.scalars(
         select(OutgoingMail).where(OutgoingMail.state.in_([MailState.PENDING, MailState.SENDING]))

@@ -28,6 +28,8 @@ MIN_KEY_LENGTH = 32
 
 # Paths whose last part is a secret: join links, reset links, calendar feeds.
 SECRET_PATHS = re.compile(r"(/join/|/password/reset/|/calendar/)[^\s/?\"'.]+")
+# Logs name members by id, never by address.
+EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}\b")  # not user@127.0.0.1 in a URL
 
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -51,11 +53,12 @@ def check_secret_key(app: Flask) -> None:
 
 
 def redact(text: str) -> str:
-    return SECRET_PATHS.sub(lambda m: m.group(1) + "[redacted]", text)
+    """A log line without secret links or email addresses."""
+    return EMAIL_ADDRESS.sub("[email]", SECRET_PATHS.sub(lambda m: m.group(1) + "[redacted]", text))
 
 
 class RedactSecrets(logging.Filter):
-    """Rewrites log records so that join, reset and feed tokens never reach a log file."""
+    """Rewrites log records so that join, reset and feed tokens and email addresses never reach a log file."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

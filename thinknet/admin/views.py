@@ -32,8 +32,12 @@ def index() -> Response:
 
 @bp.route("/mail")
 def mail_page() -> Response:
+    page = request.args.get("page", 1, type=int)
+    log, older = outbox.delivery_log(page) if 1 <= page <= 10_000 else ([], False)
+    if page != 1 and not log:
+        abort(404)
     return htmx.render("admin/mail.html", failed=outbox.failed_messages(), waiting=outbox.waiting_messages(),
-                       retries=outbox.retry_schedule())
+                       retries=outbox.retry_schedule(), log=log, page=page, older=older)
 
 
 @bp.route("/mail/<int:mail_id>/send-again", methods=["POST"])

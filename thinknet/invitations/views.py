@@ -1,11 +1,11 @@
 """/invitations: sponsoring newcomers; /join/<token>: the page an invitation link opens."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, request, session, url_for
+from flask import Blueprint, Response, abort, flash, request, session, url_for
 from flask_login import current_user, login_user
 from sqlalchemy.exc import IntegrityError
 
-from thinknet import htmx, mail, throttle
+from thinknet import htmx, mail, outbox, throttle
 from thinknet.access import public, resubmittable
 from thinknet.database import begin_writing
 from thinknet.security import no_store
@@ -16,8 +16,6 @@ from thinknet.templating import group_settings
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
 
-NOT_SENT = ("Your invitation for {email} is saved, but the email could not be sent just now. Revoke it and "
-            "invite again later, or ask an organizer to look at the mail settings.")
 join_bp = Blueprint("join", __name__, url_prefix="/join")
 
 
@@ -61,6 +59,23 @@ def revoke(invitation_id: int) -> Response:
     if htmx.wants_fragment():
         return htmx.render("invitations/_invitation.html", "invitations/_invitation.html", invitation=invitation)
     flash(f"The invitation to {invitation.email} is revoked.", "info")
+    return htmx.redirect_to(url_for("invitations.index"))
+
+
+@bp.route("/<int:invitation_id>/send-again", methods=["POST"])
+def send_again(invitation_id: int) -> Response:
+    """The sponsor sends an invitation's email again once it could not be delivered (the address mistyped, now
+    corrected by the newcomer's mail server coming back): the same link, a full set of tries."""
+    invitation = services.get_invitation_or_404(invitation_id, own_by=current_user)
+    email = services.emails_of([invitation]).get(invitation.id)
+    if email is None:
+        abort(404)
+    refusal = outbox.send_again(email, current_user)  # on its way, delivered, or no longer wanted: says so
+    if refusal:
+        flash(refusal, "info")
+    else:
+        flash(f"The invitation to {invitation.email} will be emailed again. This page shows when it is delivered.",
+              "success")
     return htmx.redirect_to(url_for("invitations.index"))
 
 

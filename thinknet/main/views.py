@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 from flask_login import current_user
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from thinknet import htmx
+from thinknet import health, htmx
 from thinknet.access import public
-from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.meetings import attendance, queries, rsvps
 from thinknet.pagecache import cached_page
@@ -43,10 +40,6 @@ def dashboard() -> Response:
 @bp.route("/healthz")
 @public
 def healthz() -> tuple[Response, int]:
-    try:
-        db.session.execute(text("SELECT 1"))
-        db.session.rollback()
-    except SQLAlchemyError:
-        db.session.rollback()
-        return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok"), 200
+    """For load balancers (503: send no requests here) and monitoring (the JSON says what is wrong)."""
+    body, status = health.report()
+    return jsonify(body), status

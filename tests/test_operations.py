@@ -1,0 +1,158 @@
+"""What an operator meets: a server that will not start on a database it cannot use says why in one line."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import free_port_url
+from servers import GunicornServer
+from test_main_views import head_revision
+
+
+def refused_start(database_url: str, tmp_path) -> str:
+    server = GunicornServer(database_url, tmp_path / "instance", workers=1)
+    with pytest.raises(RuntimeError, match="gunicorn did not start"):
+        server.start()
+    assert server.process.returncode == 3
+    log = server.error_log.read_text()
+    assert "Traceback" not in log
+    return log
+
+
+def test_gunicorn_will_not_start_on_a_database_behind_the_code_and_names_the_upgrade(tmp_path):
+    log = refused_start(f"sqlite:///{tmp_path / 'new.sqlite'}", tmp_path)
+    assert log.count("not starting:") == 1
+    assert (f"not starting: The database is at revision none, but this release needs {head_revision()}: "
+            "run `thinknet db upgrade`.") in log
+
+
+def test_gunicorn_will_not_start_when_the_database_cannot_be_reached_and_says_where(tmp_path):
+    url = free_port_url()
+    log = refused_start(url, tmp_path)
+    assert log.count("not starting:") == 1
+    line = next(line for line in log.splitlines() if "not starting:" in line)
+    assert "cannot reach the database postgresql+psycopg://postgres@127.0.0.1:" in line and "/nothing" in line
+
+
+def test_gunicorn_on_postgresql_will_not_start_without_a_shared_secret_key(tmp_path, postgres):
+    server = GunicornServer(postgres.create_database("thinknet_keyless"), tmp_path / "instance", workers=1,
+                            THINKNET_SECRET_KEY="")
+    with pytest.raises(RuntimeError, match="gunicorn did not start"):
+        server.start()
+    assert server.process.returncode == 3
+    said = server.stderr.read_text()
+    assert "thinknet: not starting: THINKNET_SECRET_KEY is not set." in said and "Traceback" not in said
+
+
+def test_production_without_a_secret_key_is_refused_on_postgresql_but_sqlite_keeps_its_instance_key(
+        tmp_path, monkeypatch):
+    from thinknet import production_app
+
+    monkeypatch.setenv("THINKNET_PRODUCTION", "true")
+    monkeypatch.setenv("THINKNET_BASE_URL", "https://breakfast.example.org")
+    monkeypatch.setenv("THINKNET_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("THINKNET_SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nothing")
+    with pytest.raises(SystemExit) as stopped:
+        production_app()
+    assert stopped.value.code == 3
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'one-machine.sqlite'}")
+    assert production_app().config["SECRET_KEY"] == (tmp_path / "instance" / "secret_key").read_text().strip()
+
+
+def test_gunicorns_control_socket_is_in_the_sites_instance_folder_for_its_owner_only(tmp_path, database_url):
+    import stat
+    import time
+
+    server = GunicornServer(database_url, tmp_path / "instance", workers=1)
+    server.start()
+    try:
+        socket = tmp_path / "instance" / "gunicorn.ctl"
+        deadline = time.monotonic() + 10
+        while not socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert socket.is_socket()
+        assert stat.S_IMODE(socket.stat().st_mode) == 0o600
+    finally:
+        server.stop()
+
+
+def test_during_a_database_outage_pages_answer_the_sites_own_503_and_one_log_line_each(tmp_path, capfd):
+    from conftest import app_config, migrate_to_head
+    from servers import PostgresCluster
+    from thinknet import create_app
+
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        url = cluster.create_database("outage")
+        migrate_to_head(url, tmp_path / "migrate")
+        client = create_app(app_config(tmp_path / "instance", url)).test_client()
+        assert client.get("/login").status_code == 200
+        capfd.readouterr()
+
+        cluster.pause()
+        for _ in range(3):
+            response = client.get("/login")
+            assert response.status_code == 503
+            assert "not answering just now" in response.get_data(as_text=True)
+            assert response.headers["Retry-After"] == "30"
+            assert response.headers["Content-Security-Policy"] and response.headers["X-Frame-Options"]
+        log = capfd.readouterr().err
+        assert log.count("thinknet: database unavailable: GET /login:") == 3  # the app's own line, once each
+        assert "Traceback" not in log
+
+        cluster.resume()
+        assert client.get("/login").status_code == 200
+    finally:
+        cluster.stop()
+
+
+def test_make_run_loads_the_demo_into_its_own_sqlite_file_never_into_a_database_url_left_in_the_shell(
+        tmp_path, postgres):
+    import os
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, text
+
+    from conftest import migrate_to_head
+    from servers import free_port
+
+    production = postgres.create_database("thinknet_production")
+    migrate_to_head(production, tmp_path / "migrate")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": production, "THINKNET_PRODUCTION": "true",
+           "THINKNET_BASE_URL": "https://breakfast.example.org", "THINKNET_INSTANCE_PATH": str(tmp_path / "instance")}
+    root = Path(__file__).resolve().parent.parent
+    make = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert make.poll() is None, make.stdout.read().decode()
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        make.wait(timeout=20)
+    engine = create_engine(production)
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM member")) == 0
+    engine.dispose()
+    demo = create_engine(f"sqlite:///{tmp_path / 'instance' / 'thinknet.sqlite'}")
+    with demo.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM member")) > 5
+    demo.dispose()
+
+
+def test_the_demo_command_refuses_a_production_site(make_app):
+    app = make_app(PRODUCTION=True, BASE_URL="https://breakfast.example.org")
+    result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
+    assert result.exit_code != 0 and "production site" in result.output

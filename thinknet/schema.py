@@ -1,0 +1,98 @@
+"""Whether the database's schema is the one this code was written for. On a database an upgrade has not reached
+the app serves nothing but a page (and /healthz an answer) naming the command that fixes it: otherwise every
+page would fail on a missing column with a traceback, or worse, half work."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app, render_template, request
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from thinknet.extensions import db
+
+UPGRADE_COMMAND = "thinknet db upgrade"
+
+
+@cache
+def _revisions_of(directory: str) -> tuple[str, frozenset[str]]:
+    """The code's head revision and every revision it knows, from its migrations folder."""
+    script = ScriptDirectory(directory)
+    return script.get_current_head() or "", frozenset(revision.revision for revision in script.walk_revisions())
+
+
+@dataclass(frozen=True)
+class Schema:
+    database: str | None  # the database's revision; None: never migrated
+    code: str
+
+    @property
+    def behind(self) -> bool:
+        """The database is at a revision older than the code's, or at none. A revision the code does not know
+        is a newer release's (the database was upgraded before this server was replaced): served as it is."""
+        _head, known = _revisions_of(current_app.extensions["migrate"].directory)
+        return self.database is None or (self.database != self.code and self.database in known)
+
+    @property
+    def message(self) -> str:
+        return (f"The database is at revision {self.database or 'none'}, but this release needs {self.code}: "
+                f"run `{UPGRADE_COMMAND}`.")
+
+
+def schema() -> Schema:
+    """Reads the database's revision on a connection of its own (on PostgreSQL a failed statement would spoil
+    the request's transaction). Raises SQLAlchemyError when the database cannot be reached."""
+    head, _known = _revisions_of(current_app.extensions["migrate"].directory)
+    with db.engine.connect() as connection:
+        try:
+            revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
+        except SQLAlchemyError:
+            connection.rollback()
+            if _has_version_table(connection):
+                raise  # not a missing table: the database itself is in trouble
+            revision = None
+    return Schema(database=revision, code=head)
+
+
+def _has_version_table(connection: Connection) -> bool:
+    return inspect(connection).has_table("alembic_version")
+
+
+def startup_problem(app: Flask) -> str | None:
+    """Why a server must not start on this database, in one line, or None: it cannot be reached, or its
+    schema is behind the code. gunicorn asks before it starts any worker (gunicorn.conf.py)."""
+    with app.app_context():
+        try:
+            found = schema()
+            return found.message if found.behind else None
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            return f"cannot reach the database {db.engine.url.render_as_string(hide_password=True)}: {reason}"
+        finally:
+            db.engine.dispose()
+
+
+def init_app(app: Flask) -> None:
+    """Before anything else a request does: until this process has once found the database at the code's
+    revision, each request looks (one small query), and one behind is answered with a 503 naming the upgrade
+    command. The health check reports it itself."""
+    def require_current_schema():
+        if app.extensions.get("thinknet.schema_current") or request.endpoint in ("main.healthz", "static"):
+            return None
+        try:
+            found = schema()
+        except SQLAlchemyError:
+            return None  # unreachable: the request fails as any would, and the health check says why
+        if not found.behind:
+            app.extensions["thinknet.schema_current"] = True
+            return None
+        if not app.extensions.get("thinknet.schema_reported"):
+            app.extensions["thinknet.schema_reported"] = True
+            app.logger.error("refusing to serve: %s", found.message)
+        # Visitors learn it is temporary; the operator finds the command in the log and at /healthz.
+        return render_template("errors/unavailable.html", title="Being upgraded",
+                               message="This site is being upgraded. Please try again in a few minutes."), 503
+
+    app.before_request_funcs.setdefault(None, []).insert(0, require_current_schema)
