@@ -53,6 +53,32 @@ def test_at_the_cutoff_organizers_get_the_headcount_once(app, make_member, make_
         assert db.session.get(Meeting, open_still).headcount_sent_at is None
 
 
+def test_a_headcount_due_while_the_mail_server_is_down_is_sent_once_it_is_back(make_app, make_member, make_meeting,
+                                                                             close_rsvps_an_hour_ago):
+    from servers import SmtpServer, free_port
+
+    mail_server = SmtpServer()  # down until started
+    settings = {"MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_TIMEOUT": 2}
+    try:
+        app = make_app(**settings, MAIL_PORT=free_port())  # nothing listens: the outage
+        organizer = make_member.organizer(name="Olga Organizer")
+        closed = make_meeting(days_from_now=2 / 24)
+        close_rsvps_an_hour_ago(closed)
+        during = remind(app)
+        assert "Headcounts for 1 session(s)" in during and "0 message(s) sent, 1 not sent" in during
+        mail_server.start()
+        back = make_app(**settings, MAIL_PORT=mail_server.port)  # the same database, mail back
+        with back.app_context():
+            from thinknet import outbox
+            sent, _ = outbox.send_due(utcnow() + timedelta(minutes=2))  # its retry is due
+        assert sent == 1
+        assert [received.rcpt_tos for received in mail_server.received] == [[organizer.email]]
+        assert "Headcounts for 0 session(s)" in remind(back)  # claimed once: never a second headcount
+        assert len(mail_server.received) == 1
+    finally:
+        mail_server.stop()
+
+
 def record_sessions(app, attendees_per_session, ending_weeks_ago=0):
     """Past sessions a week apart, oldest first, the last one ``ending_weeks_ago`` weeks before this week's,
     each with attendance recorded for the given members."""
