@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 
 import pytest
@@ -38,7 +39,10 @@ def test_an_app_log_line_has_the_time_request_and_member_and_no_email_address(ap
     assert f"req={response.headers['X-Request-Id']}" in line and f"member={member.id}" in line
     with app.test_request_context("/"):
         app.logger.warning("could not send to %s", member.email)
-    assert "could not send to [email]" in capfd.readouterr().err
+        app.logger.warning("a path with %s", "a line\nforged line")  # %0A in a path is a newline once decoded
+    said = capfd.readouterr().err
+    assert "could not send to [email]" in said
+    assert "a path with a line\\nforged line" in said and "\nforged line" not in said
 
 
 def test_json_logs_are_one_object_per_line(make_app, capfd):
@@ -62,9 +66,14 @@ def test_gunicorns_access_log_names_the_request_and_the_member(tmp_path, databas
         opener.open(server.url + "/login", data=form)
         with opener.open(server.url + "/") as home:
             request_id = home.headers["X-Request-Id"]
+        try:
+            opener.open(server.url + "/nothing%0A2026-01-01T00:00:00.000Z%20req=forged")
+        except urllib.error.HTTPError:
+            pass  # a 404, as it should be
     finally:
         server.stop()
     log = server.access_log.read_text()
+    assert not [line for line in log.splitlines() if line.startswith("2026-01-01") or "req=forged" in line[:60]]
     assert member.email not in log and "example.org" not in log and "private-query-words" not in log
     line = next(line for line in log.splitlines() if request_id in line)
     if log_format == "json":

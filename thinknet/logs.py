@@ -23,6 +23,15 @@ REQUEST_ID_HEADER = "X-Request-Id"
 UPSTREAM_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 # Where gunicorn's access log finds what the app knew (the WSGI environ outlives the response).
 ENVIRON_REQUEST_ID, ENVIRON_MEMBER_ID = "thinknet.request_id", "thinknet.member_id"
+# A control character a client put in a path or a header (a %0A in the path is a newline once decoded) would
+# start a line of its own in a text log: each is written as its escape instead.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    return CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
 TEXT_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s req=%(request_id)s member=%(member_id)s %(name)s: %(message)s"
 
 
@@ -42,7 +51,7 @@ class RequestFields(logging.Filter):
             if member is not None and not member.is_anonymous:
                 record.member_id = member.id
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = printable(redact(message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
@@ -117,12 +126,12 @@ class GunicornLogger(_GunicornLogger):
             "request_id": environ.get(ENVIRON_REQUEST_ID, "-"),
             "member_id": environ.get(ENVIRON_MEMBER_ID, "-"),
             "method": environ.get("REQUEST_METHOD", "-"),
-            "path": redact(environ.get("PATH_INFO", "-")),
+            "path": printable(redact(environ.get("PATH_INFO", "-"))),
             "status": getattr(resp, "status_code", None) or str(getattr(resp, "status", "-")).split()[0],
             "bytes": getattr(resp, "sent", 0),
             "duration_ms": round(request_time.total_seconds() * 1000, 1),
             "remote": environ.get("REMOTE_ADDR", "-"),
-            "user_agent": environ.get("HTTP_USER_AGENT", "-"),
+            "user_agent": printable(environ.get("HTTP_USER_AGENT", "-")).replace('"', "'"),
         }
         if self.json:
             line = json.dumps(entry)
