@@ -77,32 +77,41 @@ def test_gunicorns_control_socket_is_in_the_sites_instance_folder_for_its_owner_
 
 
 def test_during_a_database_outage_pages_answer_the_sites_own_503_and_one_log_line_each(tmp_path, capfd):
-    from conftest import app_config, migrate_to_head
+    from conftest import PASSWORD, app_config, migrate_to_head, sign_in
     from servers import PostgresCluster
     from thinknet import create_app
+    from thinknet.auth.services import hash_password
+    from thinknet.extensions import db
 
     cluster = PostgresCluster()
     cluster.start()
     try:
         url = cluster.create_database("outage")
         migrate_to_head(url, tmp_path / "migrate")
-        client = create_app(app_config(tmp_path / "instance", url)).test_client()
+        app = create_app(app_config(tmp_path / "instance", url))
+        client = app.test_client()
         assert client.get("/login").status_code == 200
+        with app.app_context():
+            from thinknet.models import Member
+
+            db.session.add(Member(email="ada@example.org", name="Ada", password_hash=hash_password(PASSWORD)))
+            db.session.commit()
+        assert sign_in(client, "ada@example.org").status_code == 303  # a signed-in member, as most are
         capfd.readouterr()
 
         cluster.pause()
-        for _ in range(3):
-            response = client.get("/login")
+        for path in ("/", "/topics/", "/login"):
+            response = client.get(path)
             assert response.status_code == 503
             assert "not answering just now" in response.get_data(as_text=True)
             assert response.headers["Retry-After"] == "30"
             assert response.headers["Content-Security-Policy"] and response.headers["X-Frame-Options"]
         log = capfd.readouterr().err
-        assert log.count("thinknet: database unavailable: GET /login:") == 3  # the app's own line, once each
+        assert log.count("thinknet: database unavailable: GET /") == 3  # the app's own line, once each
         assert "Traceback" not in log
 
         cluster.resume()
-        assert client.get("/login").status_code == 200
+        assert client.get("/").status_code == 200
     finally:
         cluster.stop()
 

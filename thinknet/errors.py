@@ -43,6 +43,12 @@ SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "dis
 POSTGRESQL_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
 
 
+def unavailable_page(title: str, message: str) -> str:
+    """A page drawn without the template context (whose signed-in member would be looked up in the database
+    that is not there), so it can be served when the database cannot be used."""
+    return current_app.jinja_env.get_template("errors/unavailable.html").render(title=title, message=message)
+
+
 def database_unreachable(error: DBAPIError) -> bool:
     if error.connection_invalidated:
         return True
@@ -110,9 +116,8 @@ def init_app(app: Flask) -> None:
             pass  # the connection is gone; the pool replaces it
         reason = str(error.orig or error).strip().splitlines()[0] if str(error.orig or error).strip() else "?"
         current_app.logger.error("database unavailable: %s %s: %s", request.method, request.path, reason)
-        page = render_template("errors/unavailable.html", title="Back in a moment",
-                               message="The site's database is not answering just now. Please try again in a minute.")
-        return page, 503, {"Retry-After": "30"}
+        return unavailable_page("Back in a moment", "The site's database is not answering just now. Please try "
+                                "again in a minute."), 503, {"Retry-After": "30"}
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> tuple[str, int]:

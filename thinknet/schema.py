@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from alembic.script import ScriptDirectory
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, request
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -92,7 +92,9 @@ def init_app(app: Flask) -> None:
             app.extensions["thinknet.schema_reported"] = True
             app.logger.error("refusing to serve: %s", found.message)
         # Visitors learn it is temporary; the operator finds the command in the log and at /healthz.
-        return render_template("errors/unavailable.html", title="Being upgraded",
-                               message="This site is being upgraded. Please try again in a few minutes."), 503
+        from thinknet.errors import unavailable_page
+
+        return unavailable_page("Being upgraded", "This site is being upgraded. Please try again in a few "
+                                "minutes."), 503
 
     app.before_request_funcs.setdefault(None, []).insert(0, require_current_schema)
