@@ -165,3 +165,38 @@ def test_the_demo_command_refuses_a_production_site(make_app):
     app = make_app(PRODUCTION=True, BASE_URL="https://breakfast.example.org")
     result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
     assert result.exit_code != 0 and "production site" in result.output
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+def test_a_database_whose_tables_drifted_from_its_revision_is_found_at_start_up_and_0010_mends_it(tmp_path):
+    """A database made while migration 0008 lacked outgoing_mail.password_reset_id is stamped 0008 without it."""
+    from flask_migrate import upgrade
+    from sqlalchemy import inspect
+
+    from conftest import app_config
+    from thinknet import create_app, schema
+    from thinknet.extensions import db
+
+    from flask_migrate import stamp
+
+    app = create_app(app_config(tmp_path / "instance", f"sqlite:///{tmp_path / 'early.sqlite'}"))
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as connection:  # as the first 0008 made it
+            from alembic.operations import Operations
+            from alembic.runtime.migration import MigrationContext
+
+            connection.info["thinknet.migrating"] = True
+            with Operations(MigrationContext.configure(connection)).batch_alter_table("outgoing_mail") as table:
+                table.drop_index("ix_outgoing_mail_password_reset_id")
+                table.drop_constraint("fk_outgoing_mail_password_reset_id_password_reset", type_="foreignkey")
+                table.drop_column("password_reset_id")
+        db.engine.dispose()
+    problem = schema.startup_problem(app)  # stamped with the newest revision, and a column short
+    assert problem and "missing column outgoing_mail.password_reset_id" in problem and "thinknet db upgrade" in problem
+    with app.app_context():
+        stamp(revision="0009")  # where such a database stands
+        upgrade()
+        assert "password_reset_id" in {c["name"] for c in inspect(db.engine).get_columns("outgoing_mail")}
+        db.engine.dispose()
+    assert schema.startup_problem(app) is None

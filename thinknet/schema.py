@@ -3,8 +3,10 @@ the app serves nothing but a page (and /healthz an answer) naming the command th
 page would fail on a missing column with a traceback, or worse, half work."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, request
@@ -60,13 +62,43 @@ def _has_version_table(connection: Connection) -> bool:
     return inspect(connection).has_table("alembic_version")
 
 
+def differences() -> list[str]:
+    """Columns and tables the models have and the database has not, or the reverse: a database stamped with the
+    right revision can still drift from it (a migration edited after it ran, a hand-made change)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as connection, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # expression indexes cannot be reflected on SQLite; they are not compared
+        found = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    return [_describe(difference) for difference in found
+            if _first(difference) in ("add_table", "remove_table", "add_column", "remove_column")]
+
+
+def _first(difference: Any) -> str:
+    return difference[0][0] if isinstance(difference, list) else difference[0]
+
+
+def _describe(difference: Any) -> str:
+    kind, *rest = difference[0] if isinstance(difference, list) else difference
+    if kind in ("add_column", "remove_column"):
+        table, column = rest[1], rest[2]
+        return f"{'missing' if kind == 'add_column' else 'unexpected'} column {table}.{column.name}"
+    table = rest[0]
+    return f"{'missing' if kind == 'add_table' else 'unexpected'} table {table.name}"
+
+
 def startup_problem(app: Flask) -> str | None:
     """Why a server must not start on this database, in one line, or None: it cannot be reached, or its
     schema is behind the code. gunicorn asks before it starts any worker (gunicorn.conf.py)."""
     with app.app_context():
         try:
             found = schema()
-            return found.message if found.behind else None
+            if found.behind:
+                return found.message
+            drift = differences()
+            return (f"the database's tables differ from what release {found.code} expects ({'; '.join(drift[:3])}); "
+                    f"run `{UPGRADE_COMMAND}`, and if that changes nothing, restore the last backup") if drift else None
         except SQLAlchemyError as error:
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             return f"cannot reach the database {db.engine.url.render_as_string(hide_password=True)}: {reason}"
