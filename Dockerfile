@@ -24,5 +24,6 @@ RUN pip install .
 USER thinknet
 VOLUME ["/data"]
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
+# The site answers only to its own host name (THINKNET_BASE_URL), so the check says it is asking for that host.
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import os, urllib.parse, urllib.request; host = urllib.parse.urlsplit(os.environ['THINKNET_BASE_URL']).netloc; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=4)"
 CMD ["sh", "-c", "thinknet db upgrade && exec gunicorn --config gunicorn.conf.py"]

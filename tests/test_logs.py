@@ -40,8 +40,13 @@ def test_an_app_log_line_has_the_time_request_and_member_and_no_email_address(ap
     with app.test_request_context("/"):
         app.logger.warning("could not send to %s", member.email)
         app.logger.warning("a path with %s", "a line\nforged line")  # %0A in a path is a newline once decoded
+        try:
+            raise RuntimeError(f"[parameters: ('sign_in', '{member.email}')]")
+        except RuntimeError:
+            app.logger.exception("a traceback quoting SQL parameters")
     said = capfd.readouterr().err
-    assert "could not send to [email]" in said
+    assert "could not send to [email]" in said and member.email not in said
+    assert "[parameters: ('sign_in', '[email]')]" in said
     assert "a path with a line\\nforged line" in said and "\nforged line" not in said
 
 

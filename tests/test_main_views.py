@@ -5,6 +5,7 @@ import shutil
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 import thinknet
 from conftest import app_config, free_port_url
@@ -93,12 +94,17 @@ def test_healthz_says_degraded_but_ready_when_mail_due_a_while_ago_is_not_sent(a
     with app.app_context():  # queued 40 minutes ago, and no sender took it: as if every sender had stopped
         db.session.add(OutgoingMail(kind="welcome", recipient="someone@example.org", sender="", subject="Hello",
                                     body_text="Hello", body_html="", state=MailState.PENDING, attempts=0, error="",
-                                    next_attempt_at=utcnow() - timedelta(minutes=40), created_at=utcnow()))
+                                    next_attempt_at=utcnow() - timedelta(minutes=40),
+                                    created_at=utcnow() - timedelta(minutes=40)))
         db.session.commit()
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["status"] == "degraded" and response.json["mail"] == "stuck"
     assert response.json["late_minutes"] >= 39
+    with app.app_context():  # a server that keeps refusing it: tried 3 times, its next try an hour away
+        db.session.execute(update(OutgoingMail).values(attempts=3, next_attempt_at=utcnow() + timedelta(hours=1)))
+        db.session.commit()
+    assert client.get("/healthz").json["mail"] == "stuck"
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path, database_url):

@@ -329,3 +329,16 @@ def test_a_page_records_every_table_it_read_and_a_change_to_any_of_them_rebuilds
         db.session.execute(text("UPDATE member SET headline = 'Poet' WHERE id = :id"), {"id": member.id})
         db.session.commit()
     assert "Poet" in client.get("/members/").get_data(as_text=True)
+
+
+def test_a_page_built_under_one_mount_point_is_never_served_under_another(app, make_member):
+    app.config["PAGE_CACHE_VERIFY"] = False  # the point is what a hit would have served
+    ada = make_member(email="ada@example.org", name="Ada Lovelace")
+    alan = make_member(email="alan@example.org", name="Alan Turing")
+    prefixed, plain = app.test_client(), app.test_client()
+    sign_in(prefixed, ada.email)
+    sign_in(plain, alan.email)
+    under_prefix = prefixed.get("/members/", base_url="http://localhost/breakfast/").get_data(as_text=True)
+    assert 'href="/breakfast/members/' in under_prefix
+    page = plain.get("/members/").get_data(as_text=True)
+    assert "/breakfast/" not in page and 'href="/members/' in page

@@ -82,6 +82,9 @@ def test_tokens_in_paths_are_redacted_from_every_log(app, caplog):
             logging.getLogger(name).info('"GET %s HTTP/1.1" 200', "/join/very-secret-token")
     assert "very-secret-token" not in caplog.text
     assert caplog.text.count("/join/[redacted]") == 3
+    # A departed member's data link too; the pages it leads to name no secret.
+    assert redact('"POST /own-data/jz7GQVump6tdmssY4lNs40 HTTP/1.1" /own-data/manage /own-data/export.json') == \
+        '"POST /own-data/[redacted] HTTP/1.1" /own-data/manage /own-data/export.json'
 
 
 def test_behind_a_trusted_proxy_the_clients_address_and_https_are_believed(make_app):

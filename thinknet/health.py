@@ -20,7 +20,7 @@ from thinknet import __version__, schema
 from thinknet.extensions import db
 from thinknet.models import MailState, OutgoingMail, utcnow
 
-# Mail due this long ago and still not sent means no sender is running (or the mail server refuses all).
+# Mail queued this long ago and still not delivered: no sender runs, or the mail server keeps refusing it.
 MAIL_LATE = timedelta(minutes=15)
 
 
@@ -76,9 +76,10 @@ def _sqlite_takes_writes(url: URL) -> bool:
 
 
 def mail_state() -> dict[str, Any]:
-    """Whether queued mail is going out: the oldest message due and not yet sent."""
+    """Whether queued mail is going out: the oldest message still waiting to be delivered, whether no sender
+    runs or the mail server keeps refusing it (each retry moves its next try on, never its age)."""
     oldest = db.session.scalar(
-        select(func.min(OutgoingMail.next_attempt_at))
+        select(func.min(OutgoingMail.created_at))
         .where(OutgoingMail.state.in_([MailState.PENDING, MailState.SENDING])))
     if oldest is None or utcnow() - oldest < MAIL_LATE:
         return {"mail": "ok"}

@@ -68,10 +68,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    def formatException(self, exc_info: Any) -> str:  # noqa: N802 (logging's name)
+        return redact(super().formatException(exc_info))  # a traceback quotes SQL parameters: addresses among them
+
+
 def formatter(log_format: str) -> logging.Formatter:
     if log_format == "json":
         return JsonFormatter()
-    text = logging.Formatter(TEXT_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S")
+    text = TextFormatter(TEXT_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S")
     text.converter = time.gmtime  # UTC, as the Z says
     return text
 

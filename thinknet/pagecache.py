@@ -179,8 +179,9 @@ def _key(same_for_each_role: bool, timeless: bool) -> tuple | None:
     if not current_app.config["PAGE_CACHE_BYTES"] or "_flashes" in session:
         return None
     viewer = ("organizer" if current_user.is_organizer else "member") if same_for_each_role else current_user.id
-    return (request.endpoint, request.full_path, viewer, htmx.wants_fragment(), request.headers.get("HX-Target"),
-            None if timeless else _minute(viewer))
+    # The mount point too: a page's links carry it (a site served under two prefixes keeps a copy for each).
+    return (request.script_root, request.endpoint, request.full_path, viewer, htmx.wants_fragment(),
+            request.headers.get("HX-Target"), None if timeless else _minute(viewer))
 
 
 def _minute(viewer: Any) -> int:

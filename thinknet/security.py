@@ -27,7 +27,7 @@ WEAK_KEYS = {"dev", "development", "secret", "changeme", "change-me", "test", "k
 MIN_KEY_LENGTH = 32
 
 # Paths whose last part is a secret: join links, reset links, calendar feeds.
-SECRET_PATHS = re.compile(r"(/join/|/password/reset/|/calendar/)[^\s/?\"'.]+")
+SECRET_PATHS = re.compile(r"(/join/|/password/reset/|/calendar/|/own-data/(?!(?:manage|export\.json)(?:$|[\s/?\"'])))[^\s/?\"'.]+")
 # Logs name members by id, never by address.
 EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}\b")  # not user@127.0.0.1 in a URL
 
