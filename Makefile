@@ -12,8 +12,10 @@ AXE := .browser/node_modules/axe-core/axe.min.js
 
 # The demo always runs on its own SQLite file in the instance folder, at its own address: a DATABASE_URL (or
 # any production setting) left in the shell never receives the demo network.
-DEMO_ENV = env -u DATABASE_URL -u THINKNET_SQLALCHEMY_DATABASE_URI -u THINKNET_PRODUCTION -u THINKNET_BASE_URL \
-	-u THINKNET_TRUSTED_HOSTS
+DEMO_INSTANCE = $(or $(THINKNET_INSTANCE_PATH),$(CURDIR)/instance)
+DEMO_ENV = env -u THINKNET_SQLALCHEMY_DATABASE_URI -u THINKNET_PRODUCTION -u THINKNET_BASE_URL \
+	-u THINKNET_TRUSTED_HOSTS -u MAIL_SERVER -u MAIL_USERNAME -u MAIL_PASSWORD -u MAIL_DEFAULT_SENDER \
+	DATABASE_URL=sqlite:///$(DEMO_INSTANCE)/thinknet.sqlite
 
 run: $(STAMP)
 	$(DEMO_ENV) $(BIN)/thinknet db upgrade

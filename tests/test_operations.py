@@ -200,3 +200,41 @@ def test_a_database_whose_tables_drifted_from_its_revision_is_found_at_start_up_
         assert "password_reset_id" in {c["name"] for c in inspect(db.engine).get_columns("outgoing_mail")}
         db.engine.dispose()
     assert schema.startup_problem(app) is None
+
+
+def test_gunicorn_gives_up_on_a_database_that_never_answers_within_seconds(tmp_path):
+    """A server that accepts the connection and then says nothing (a dropped network, a hung host)."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes connections; nothing ever answers them
+    try:
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        log = refused_start(f"postgresql+psycopg://postgres@127.0.0.1:{port}/thinknet", tmp_path)
+        assert time.monotonic() - started < 20
+        assert log.count("not starting: cannot reach the database") == 1
+    finally:
+        silent.close()
+
+
+def test_a_sqlite_database_named_by_a_file_uri_takes_writes(tmp_path, migrated_database):
+    import shutil
+
+    from conftest import app_config, sign_in
+    from thinknet import create_app
+    from thinknet.extensions import db
+    from thinknet.members.services import create_founder
+
+    if not migrated_database.startswith("sqlite"):
+        return
+    copy = tmp_path / "uri.sqlite"
+    shutil.copy(migrated_database.removeprefix("sqlite:///"), copy)
+    app = create_app(app_config(tmp_path / "instance", f"sqlite:///file:{copy}?mode=rw&uri=true"))
+    with app.app_context():
+        create_founder(email="ada@example.org", name="Ada", password="correct horse battery")
+        db.session.commit()
+    assert sign_in(app.test_client(), "ada@example.org").status_code == 303  # a sign-in writes its row
+    assert (tmp_path / "uri.sqlite-writer").exists()

@@ -313,7 +313,9 @@ def _owner_only(database: str) -> None:
 
 def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
     database = engine.url.database
-    lock_path = f"{os.path.abspath(database)}-writer" if database and database != ":memory:" else None
+    # A file: URI (file:/path?mode=ro) names its file before the '?'.
+    path = database.removeprefix("file:").split("?", 1)[0] if database else None
+    lock_path = f"{os.path.abspath(path)}-writer" if path and path != ":memory:" else None
     if lock_path is not None and not database.startswith("file:"):
         _owner_only(database)
 
