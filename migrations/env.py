@@ -52,14 +52,25 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def _broken_references(connection):
+    """How many rows of each table point at a missing row of each parent table."""
+    from collections import Counter
+
+    return Counter((row[0], row[2]) for row in connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
+
+
 def check_foreign_keys(ctx, step, heads, run_args):
-    """Runs after each migration, inside its transaction: a row left pointing at nothing fails the migration,
-    which is then rolled back whole, instead of being committed."""
-    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        tables = sorted({row[0] for row in broken})
-        raise RuntimeError(f"migration {step.up_revision_id} would leave {len(broken)} references to rows that do "
-                           f"not exist (in {', '.join(tables)}); it was rolled back")
+    """Runs after each migration, inside its transaction: a migration that leaves rows pointing at nothing
+    fails, and is then rolled back whole instead of committed. Broken references the database held before the
+    upgrade (a row deleted by hand with foreign keys off) are not the migration's doing: they are reported in
+    the log and left as they were."""
+    before = ctx.connection.info["thinknet.broken_at_start"]
+    now = _broken_references(ctx.connection)
+    added = now - before
+    if added:
+        described = ", ".join(f"{count} in {table} (to {parent})" for (table, parent), count in sorted(added.items()))
+        raise RuntimeError(f"migration {step.up_revision_id} would leave rows pointing at nothing: {described}; "
+                           "it was rolled back")
 
 
 def run_migrations_offline():
@@ -120,6 +131,13 @@ def run_migrations_online():
             # migrations run with them off (Alembic's recipe; the pragma only takes effect outside a
             # transaction), and each migration checks them itself before it commits (check_foreign_keys).
             connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+            broken = _broken_references(connection)
+            connection.rollback()
+            if broken:
+                logger.warning("the database already holds rows pointing at nothing, left as they are: %s",
+                               ", ".join(f"{count} in {table} (to {parent})" for (table, parent), count
+                                         in sorted(broken.items())))
+            connection.info["thinknet.broken_at_start"] = broken
             conf_args.setdefault("on_version_apply", [check_foreign_keys])
         context.configure(
             connection=connection,
@@ -132,6 +150,7 @@ def run_migrations_online():
                 context.run_migrations()
         finally:
             connection.info.pop("thinknet.migrating", None)
+            connection.info.pop("thinknet.broken_at_start", None)
             if sqlite:
                 connection.rollback()  # nothing is left open by a migration that failed
                 connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")

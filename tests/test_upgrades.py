@@ -19,6 +19,7 @@ from conftest import app_config
 from thinknet import create_app
 from thinknet.demo import load_demo
 from thinknet.extensions import db
+from thinknet.models import Member
 
 # Columns a migration renamed in place: (table, name at the older release) -> name at head.
 RENAMED = {
@@ -202,14 +203,15 @@ def test_a_database_from_an_earlier_release_upgrades_to_head_with_every_row(revi
 
 
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
-def test_on_sqlite_a_migration_that_would_leave_rows_pointing_at_nothing_is_rolled_back_whole(tmp_path, capfd):
+def test_on_sqlite_rows_already_pointing_at_nothing_do_not_block_an_upgrade_and_are_reported(tmp_path, capfd):
+    """A row deleted by hand with foreign keys off, long before: not the upgrade's doing."""
     app = app_on(f"sqlite:///{tmp_path / 'old.sqlite'}", tmp_path / "instance")
     with app.app_context():
         upgrade(revision="0007")
         old = MetaData()
         with db.engine.connect() as connection:
             connection.info["thinknet.migrating"] = True
-            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")  # as a bad night would
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")  # as the sqlite3 shell has it
             old.reflect(connection)
             vote = old.tables["vote"]
             connection.execute(vote.insert().values(
@@ -218,13 +220,56 @@ def test_on_sqlite_a_migration_that_would_leave_rows_pointing_at_nothing_is_roll
             connection.commit()
             connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
-        with pytest.raises(SystemExit):
-            upgrade()
-        assert "migration 0008 would leave 2 references to rows that do not exist (in vote)" in capfd.readouterr().err
-
+        upgrade()
+        assert "already holds rows pointing at nothing, left as they are: 1 in vote (to member), 1 in vote (to topic)" \
+            in capfd.readouterr().err
         with db.engine.connect() as connection:
-            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0007"
-            assert not connection.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE name = 'outgoing_mail'").fetchall()
+            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == \
+                ScriptDirectory(str(MIGRATIONS)).get_current_head()
+            assert connection.scalar(text("SELECT count(*) FROM vote WHERE member_id = 999")) == 1  # left as it was
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        db.engine.dispose()
+
+
+BREAKING_MIGRATION = '''"""a migration that deletes a member the votes still point at (a test's)"""
+from alembic import op
+
+revision = "9999"
+down_revision = "{head}"
+
+
+def upgrade():
+    op.execute("DELETE FROM member WHERE id = (SELECT member_id FROM vote LIMIT 1)")
+
+
+def downgrade():
+    pass
+'''
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+def test_on_sqlite_a_migration_that_leaves_rows_pointing_at_nothing_is_rolled_back_whole(tmp_path, capfd):
+    import shutil
+
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    (migrations / "versions" / "9999_breaks_references.py").write_text(BREAKING_MIGRATION.format(head=head))
+    app = app_on(f"sqlite:///{tmp_path / 'site.sqlite'}", tmp_path / "instance")
+    with app.app_context():
+        upgrade()
+        load_demo(date.today(), password="demo password 1")
+        db.session.commit()
+        members = db.session.scalar(select(func.count()).select_from(Member))
+        db.session.rollback()
+        capfd.readouterr()
+
+        with pytest.raises(SystemExit):
+            upgrade(directory=str(migrations))
+        said = capfd.readouterr().err
+        assert "migration 9999 would leave rows pointing at nothing:" in said and "in vote (to member)" in said
+        with db.engine.connect() as connection:
+            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == head
+            assert connection.scalar(text("SELECT count(*) FROM member")) == members  # nothing was deleted
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         db.engine.dispose()
