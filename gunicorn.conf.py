@@ -41,7 +41,9 @@ errorlog = "-"
 logger_class = "thinknet.logs.GunicornLogger"
 
 # gunicorn's control socket (for gunicornc) in this site's instance folder, readable by its owner only: the
-# default, ~/.gunicorn/gunicorn.ctl, is one path for every server run by the same user.
+# default, ~/.gunicorn/gunicorn.ctl, is one path for every server run by the same user. It is named after the
+# master's process id, because on a code reload (deploy/reload) the old master removes its socket as it leaves:
+# `gunicornc -s instance/gunicorn.$(cat instance/gunicorn.pid).ctl`.
 def _instance_folder():
     from thinknet import default_instance_path
 
@@ -51,14 +53,22 @@ def _instance_folder():
     return os.path.join(sys.prefix, "var", "thinknet-instance")  # Flask's default for an installed package
 
 
-control_socket = os.environ.get("THINKNET_CONTROL_SOCKET", os.path.join(_instance_folder(), "gunicorn.ctl"))
+control_socket = os.environ.get("THINKNET_CONTROL_SOCKET",
+                                os.path.join(_instance_folder(), f"gunicorn.{os.getpid()}.ctl"))
 control_socket_mode = 0o600
-# The master's process id, where deploy/reload finds it. On a code upgrade (USR2) the old master renames it to
-# gunicorn.pid.oldbin and the new one writes its own.
+# The master's process id, where deploy/reload finds it. On a code reload (USR2) the new master writes
+# gunicorn.pid.2 and takes this name once the old one has left.
 pidfile = os.environ.get("THINKNET_PIDFILE", os.path.join(_instance_folder(), "gunicorn.pid"))
 
 # Only the load balancer in front may say which address and scheme a request came from.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def pre_exec(server):
+    """In a code reload's new master, before it loads the new code: its process id, so deploy/reload can tell a
+    start that failed (the process is gone) from a slow one."""
+    with open(pidfile + ".starting", "w") as starting:
+        starting.write(str(os.getpid()))
 
 
 def when_ready(server):

@@ -71,6 +71,8 @@ def test_deploy_reload_serves_new_code_under_load_without_a_failed_request(tmp_p
             thread.join(timeout=20)
         master = int(pidfile.read_text()) if pidfile.exists() else None
         if master:
+            # The new master has its own control socket: the old one removed only its own on leaving.
+            assert (tmp_path / "instance" / f"gunicorn.{master}.ctl").is_socket()
             os.kill(master, 15)
         server.stop()
     assert failures == []
@@ -78,3 +80,27 @@ def test_deploy_reload_serves_new_code_under_load_without_a_failed_request(tmp_p
     after = [version for sent, version in versions if sent > reloaded]
     assert after and set(after) == {"1.0.1-new"}
     assert "serves the new code" in reload.stdout
+
+
+def test_deploy_reload_of_code_that_cannot_start_fails_at_once_and_the_old_code_keeps_serving(tmp_path,
+                                                                                           database_url):
+    release = release_of_this_code(tmp_path / "release")
+    set_version(release, "1.0.0-old")
+    server = GunicornServer(database_url, tmp_path / "instance", workers=2, PYTHONPATH=str(release))
+    server.start()
+    pidfile = tmp_path / "instance" / "gunicorn.pid"
+    try:
+        old = int(pidfile.read_text())
+        init = release / "thinknet" / "__init__.py"
+        init.write_text(init.read_text() + "\nthis is not Python\n")  # a release that cannot even import
+        env = {**os.environ, "THINKNET_INSTANCE_PATH": str(tmp_path / "instance")}
+        started = time.monotonic()
+        reload = subprocess.run([str(ROOT / "deploy" / "reload")], env=env, capture_output=True, text=True,
+                                timeout=90)
+        assert reload.returncode == 1 and "the old code still serves" in reload.stderr, reload.stderr
+        assert time.monotonic() - started < 15  # not the whole 30 s timeout
+        assert int(pidfile.read_text()) == old
+        with urllib.request.urlopen(server.url + "/healthz", timeout=10) as response:
+            assert json.loads(response.read())["version"] == "1.0.0-old"
+    finally:
+        server.stop()

@@ -66,7 +66,8 @@ def test_gunicorns_control_socket_is_in_the_sites_instance_folder_for_its_owner_
     server = GunicornServer(database_url, tmp_path / "instance", workers=1)
     server.start()
     try:
-        socket = tmp_path / "instance" / "gunicorn.ctl"
+        master = server.process.pid
+        socket = tmp_path / "instance" / f"gunicorn.{master}.ctl"
         deadline = time.monotonic() + 10
         while not socket.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
