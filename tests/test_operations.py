@@ -239,3 +239,35 @@ def test_a_sqlite_database_named_by_a_file_uri_takes_writes(tmp_path, migrated_d
         db.session.commit()
     assert sign_in(app.test_client(), "ada@example.org").status_code == 303  # a sign-in writes its row
     assert (tmp_path / "uri.sqlite-writer").exists()
+
+
+def test_while_the_database_is_down_the_mail_sender_logs_one_line_a_pass(tmp_path):
+    import logging
+
+    from conftest import app_config, migrate_to_head
+    from servers import PostgresCluster
+    from thinknet import create_app, outbox
+
+    cluster = PostgresCluster()
+    cluster.start()
+    app = None
+    try:
+        url = cluster.create_database("outbox_outage")
+        migrate_to_head(url, tmp_path / "migrate")
+        app = create_app(app_config(tmp_path / "instance", url, MAIL_IN_BACKGROUND=True, MAIL_POLL_SECONDS=60))
+        logged: list[logging.LogRecord] = []
+        handler = logging.Handler()
+        handler.emit = logged.append
+        app.logger.addHandler(handler)
+        outbox.start(app)
+        outbox.wait_for_background()
+        cluster.pause()
+        for _ in range(2):  # each wait begins a pass and waits for its end
+            outbox.wait_for_background()
+        app.logger.removeHandler(handler)
+        failures = [record for record in logged if "outbox" in record.getMessage()]
+        assert len(failures) == 2 and all(record.exc_info is None for record in failures)
+        assert failures[0].getMessage().startswith("the outbox could not reach the database: ")
+    finally:
+        outbox.stop(timeout=5)
+        cluster.stop()

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, has_request_context
 from flask_mailman import EmailMultiAlternatives
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from thinknet.audit import record
 from thinknet.database import after_commit, begin_writing
@@ -286,7 +287,15 @@ class _Sender:
                         send_due()
                     finally:
                         db.session.remove()
-            except Exception:  # the database is down, say: logged, and the next pass tries again
+            except DBAPIError as error:
+                from thinknet.errors import database_unreachable
+
+                if not database_unreachable(error):
+                    self.app.logger.exception("the outbox could not send")
+                else:  # the database is down: one line a pass, and the next pass tries again
+                    reason = str(error.orig or error).strip().splitlines()[0] if str(error.orig or error).strip() else "?"
+                    self.app.logger.error("the outbox could not reach the database: %s", reason)
+            except Exception:  # anything else: logged whole, and the next pass tries again
                 self.app.logger.exception("the outbox could not send")
             with self.done:
                 self.passes_done += 1
