@@ -59,6 +59,10 @@ def _broken_references(connection):
     return Counter((row[0], row[2]) for row in connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
 
 
+def _described(broken):
+    return ", ".join(f"{count} in {table} (to {parent})" for (table, parent), count in sorted(broken.items()))
+
+
 def check_foreign_keys(ctx, step, heads, run_args):
     """Runs after each migration, inside its transaction: a migration that leaves rows pointing at nothing
     fails, and is then rolled back whole instead of committed. Broken references the database held before the
@@ -68,9 +72,8 @@ def check_foreign_keys(ctx, step, heads, run_args):
     now = _broken_references(ctx.connection)
     added = now - before
     if added:
-        described = ", ".join(f"{count} in {table} (to {parent})" for (table, parent), count in sorted(added.items()))
-        raise RuntimeError(f"migration {step.up_revision_id} would leave rows pointing at nothing: {described}; "
-                           "it was rolled back")
+        raise RuntimeError(f"migration {step.up_revision_id} would leave rows pointing at nothing: "
+                           f"{_described(added)}; it was rolled back")
 
 
 def run_migrations_offline():
@@ -135,8 +138,7 @@ def run_migrations_online():
             connection.rollback()
             if broken:
                 logger.warning("the database already holds rows pointing at nothing, left as they are: %s",
-                               ", ".join(f"{count} in {table} (to {parent})" for (table, parent), count
-                                         in sorted(broken.items())))
+                               _described(broken))
             connection.info["thinknet.broken_at_start"] = broken
             conf_args.setdefault("on_version_apply", [check_foreign_keys])
         context.configure(

@@ -311,10 +311,14 @@ def _owner_only(database: str) -> None:
             pass
 
 
+def sqlite_file(database: str) -> str:
+    """The file a SQLite database name points at: a file: URI (file:/path?mode=ro) names it before the '?'."""
+    return database.removeprefix("file:").split("?", 1)[0]
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
     database = engine.url.database
-    # A file: URI (file:/path?mode=ro) names its file before the '?'.
-    path = database.removeprefix("file:").split("?", 1)[0] if database else None
+    path = sqlite_file(database) if database else None
     lock_path = f"{os.path.abspath(path)}-writer" if path and path != ":memory:" else None
     if lock_path is not None and not database.startswith("file:"):
         _owner_only(database)

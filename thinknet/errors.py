@@ -43,6 +43,12 @@ SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "dis
 POSTGRESQL_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
 
 
+def first_line(error: Exception) -> str:
+    """What a database error says, on one line (the driver's words, without SQLAlchemy's SQL and links)."""
+    words = str(getattr(error, "orig", None) or error).strip()
+    return words.splitlines()[0] if words else type(error).__name__
+
+
 def unavailable_page(title: str, message: str) -> str:
     """A page drawn without the template context (whose signed-in member would be looked up in the database
     that is not there), so it can be served when the database cannot be used."""
@@ -114,8 +120,7 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         except DBAPIError:
             pass  # the connection is gone; the pool replaces it
-        reason = str(error.orig or error).strip().splitlines()[0] if str(error.orig or error).strip() else "?"
-        current_app.logger.error("database unavailable: %s %s: %s", request.method, request.path, reason)
+        current_app.logger.error("database unavailable: %s %s: %s", request.method, request.path, first_line(error))
         return unavailable_page("Back in a moment", "The site's database is not answering just now. Please try "
                                 "again in a minute."), 503, {"Retry-After": "30"}
 

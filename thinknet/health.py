@@ -17,6 +17,7 @@ from sqlalchemy import URL, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from thinknet import __version__, schema
+from thinknet.database import sqlite_file
 from thinknet.extensions import db
 from thinknet.models import MailState, OutgoingMail, utcnow
 
@@ -37,7 +38,7 @@ def database_problem() -> dict[str, Any] | None:
     if engine.dialect.name == "sqlite":
         if not _sqlite_takes_writes(engine.url):
             return {"database": "read-only"}
-        folder = os.path.dirname(os.path.abspath(_sqlite_path(engine.url.database or "")))
+        folder = os.path.dirname(os.path.abspath(sqlite_file(engine.url.database or "")))
         if shutil.disk_usage(folder).free < current_app.config["HEALTH_MIN_FREE_BYTES"]:
             return {"database": "disk full"}
     else:
@@ -46,10 +47,6 @@ def database_problem() -> dict[str, Any] | None:
                     connection.scalar(text("SHOW default_transaction_read_only")) == "on":
                 return {"database": "read-only"}
     return None
-
-
-def _sqlite_path(database: str) -> str:
-    return database.removeprefix("file:").split("?", 1)[0]
 
 
 def _sqlite_takes_writes(url: URL) -> bool:

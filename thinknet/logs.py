@@ -16,7 +16,7 @@ from flask import Flask, Response, g, has_request_context, request
 from flask.logging import default_handler
 from gunicorn.glogging import Logger as _GunicornLogger
 
-from thinknet.security import redact
+from thinknet.security import RedactSecrets, redact
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A request id a trusted proxy in front already gave the request is kept, if it is plainly an id.
@@ -35,13 +35,17 @@ def printable(text: str) -> str:
 TEXT_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s req=%(request_id)s member=%(member_id)s %(name)s: %(message)s"
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _iso(moment: datetime) -> str:
+    """A UTC moment as logs write it: 2026-11-30T06:00:00.000Z."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class RequestFields(logging.Filter):
+class RequestFields(RedactSecrets):
     """Gives every record the request id and member id of the request it was logged in ("-" outside one),
-    and takes email addresses and secret links out of its message."""
+    and, besides the redaction every log gets, writes control characters in its message as escapes."""
+
+    def clean(self, message: str) -> str:
+        return printable(super().clean(message))
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id, record.member_id = "-", "-"
@@ -50,17 +54,13 @@ class RequestFields(logging.Filter):
             member = g.get("_login_user")
             if member is not None and not member.is_anonymous:
                 record.member_id = member.id
-        message = record.getMessage()
-        cleaned = printable(redact(message))
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+        return super().filter(record)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
-                 .replace("+00:00", "Z"), "level": record.levelname.lower(), "logger": record.name,
+        entry = {"time": _iso(datetime.fromtimestamp(record.created, timezone.utc)),
+                 "level": record.levelname.lower(), "logger": record.name,
                  "request_id": getattr(record, "request_id", "-"), "member_id": getattr(record, "member_id", "-"),
                  "message": record.getMessage()}
         if record.exc_info:
@@ -116,18 +116,18 @@ class GunicornLogger(_GunicornLogger):
         super().setup(cfg)
         import os
 
-        if os.environ.get("THINKNET_LOG_FORMAT", "text") == "json":
+        self.json = os.environ.get("THINKNET_LOG_FORMAT", "text") == "json"
+        if self.json:
             for handler in self.error_log.handlers:
                 handler.setFormatter(JsonFormatter())
             for handler in self.access_log.handlers:
                 handler.setFormatter(logging.Formatter("%(message)s"))
-        self.json = os.environ.get("THINKNET_LOG_FORMAT", "text") == "json"
 
     def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
         if not self.access_log_enabled:
             return
         entry = {
-            "time": _now(),
+            "time": _iso(datetime.now(timezone.utc)),
             "request_id": environ.get(ENVIRON_REQUEST_ID, "-"),
             "member_id": environ.get(ENVIRON_MEMBER_ID, "-"),
             "method": environ.get("REQUEST_METHOD", "-"),

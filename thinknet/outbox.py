@@ -288,13 +288,12 @@ class _Sender:
                     finally:
                         db.session.remove()
             except DBAPIError as error:
-                from thinknet.errors import database_unreachable
+                from thinknet.errors import database_unreachable, first_line
 
                 if not database_unreachable(error):
                     self.app.logger.exception("the outbox could not send")
                 else:  # the database is down: one line a pass, and the next pass tries again
-                    reason = str(error.orig or error).strip().splitlines()[0] if str(error.orig or error).strip() else "?"
-                    self.app.logger.error("the outbox could not reach the database: %s", reason)
+                    self.app.logger.error("the outbox could not reach the database: %s", first_line(error))
             except Exception:  # anything else: logged whole, and the next pass tries again
                 self.app.logger.exception("the outbox could not send")
             with self.done:

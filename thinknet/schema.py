@@ -100,8 +100,10 @@ def startup_problem(app: Flask) -> str | None:
             return (f"the database's tables differ from what release {found.code} expects ({'; '.join(drift[:3])}); "
                     f"run `{UPGRADE_COMMAND}`, and if that changes nothing, restore the last backup") if drift else None
         except SQLAlchemyError as error:
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            return f"cannot reach the database {db.engine.url.render_as_string(hide_password=True)}: {reason}"
+            from thinknet.errors import first_line
+
+            return (f"cannot reach the database {db.engine.url.render_as_string(hide_password=True)}: "
+                    f"{first_line(error)}")
         finally:
             db.engine.dispose()
 

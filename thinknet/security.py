@@ -60,9 +60,12 @@ def redact(text: str) -> str:
 class RedactSecrets(logging.Filter):
     """Rewrites log records so that join, reset and feed tokens and email addresses never reach a log file."""
 
+    def clean(self, message: str) -> str:
+        return redact(message)
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = self.clean(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
