@@ -110,7 +110,30 @@ class TopicState(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class Member(UserMixin, db.Model):
+class MemberFacts:
+    """What is true of a member from their own columns (status, role, sponsor_id, headline, sector), written
+    once: a Member and the lighter rows a long list reads (the directory, the tree) ask the same questions, each
+    of only the columns it has. No annotations here: the ORM would read them as columns of Member."""
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MemberStatus.ACTIVE
+
+    @property
+    def is_organizer(self) -> bool:
+        return self.role == Role.ORGANIZER
+
+    @property
+    def is_founder(self) -> bool:
+        return self.sponsor_id is None
+
+    @property
+    def headline_text(self) -> str:
+        """'Head of engineering, fintech'."""
+        return ", ".join(part for part in (self.headline, self.sector) if part)
+
+
+class Member(MemberFacts, UserMixin, db.Model):
     __tablename__ = "member"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -145,29 +168,8 @@ class Member(UserMixin, db.Model):
     def get_id(self) -> str | None:
         return self.sign_in_token
 
-    @property
-    def is_active(self) -> bool:
-        return self.status == MemberStatus.ACTIVE
-
-    @property
-    def is_organizer(self) -> bool:
-        return self.role == Role.ORGANIZER
-
-    @property
-    def is_founder(self) -> bool:
-        return self.sponsor_id is None
-
-    @property
-    def headline_text(self) -> str:
-        return headline_text(self.headline, self.sector)
-
     def __repr__(self) -> str:
         return f"<Member {self.id} {self.email}>"
-
-
-def headline_text(headline: str, sector: str) -> str:
-    """'Head of engineering, fintech'."""
-    return ", ".join(part for part in (headline, sector) if part)
 
 
 # Email is unique whatever its case; the database enforces it, not only the code.

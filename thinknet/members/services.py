@@ -25,7 +25,7 @@ from thinknet.models import (
     MemberStatus,
     Role,
     Settings,
-    headline_text,
+    MemberFacts,
     utcnow,
 )
 from thinknet.errors import Refused
@@ -75,7 +75,7 @@ def active_member_count() -> int:
 
 
 @dataclass(frozen=True)
-class DirectoryEntry:
+class DirectoryEntry(MemberFacts):
     """One line of the directory: only what it shows (loading 150 whole members cost a quarter of the page)."""
 
     id: int
@@ -85,14 +85,6 @@ class DirectoryEntry:
     role: Role
     joined_at: datetime
     sponsor_name: str | None
-
-    @property
-    def is_organizer(self) -> bool:
-        return self.role == Role.ORGANIZER
-
-    @property
-    def headline_text(self) -> str:
-        return headline_text(self.headline, self.sector)
 
 
 _sponsor = aliased(Member)
@@ -151,7 +143,7 @@ def last_attended(member: Member) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class TreeMember:
+class TreeMember(MemberFacts):
     """What the tree shows of a member (whole members cost more to load than the tree to draw)."""
 
     id: int
@@ -159,14 +151,6 @@ class TreeMember:
     status: MemberStatus
     sponsor_id: int | None
     joined_at: datetime
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == MemberStatus.ACTIVE
-
-    @property
-    def is_founder(self) -> bool:
-        return self.sponsor_id is None
 
 
 @dataclass
