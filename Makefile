@@ -8,13 +8,14 @@ PORT ?= 5000
 
 AXE := .browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test install postgres redis browser screenshots bench clean
+.PHONY: run test install postgres redis dovecot browser screenshots bench clean
 
 # The demo always runs on its own SQLite file in the instance folder, at its own address: a DATABASE_URL (or
 # any production setting) left in the shell never receives the demo network.
 DEMO_INSTANCE = $(or $(THINKNET_INSTANCE_PATH),$(CURDIR)/instance)
 DEMO_ENV = env -u THINKNET_SQLALCHEMY_DATABASE_URI -u THINKNET_PRODUCTION -u THINKNET_BASE_URL \
 	-u THINKNET_TRUSTED_HOSTS -u MAIL_SERVER -u MAIL_USERNAME -u MAIL_PASSWORD -u MAIL_DEFAULT_SENDER \
+	-u THINKNET_REPLY_ADDRESS -u THINKNET_IMAP_HOST -u THINKNET_IMAP_USER -u THINKNET_IMAP_PASSWORD \
 	DATABASE_URL=sqlite:///$(DEMO_INSTANCE)/thinknet.sqlite
 
 run: $(STAMP)
@@ -22,7 +23,7 @@ run: $(STAMP)
 	$(DEMO_ENV) $(BIN)/thinknet demo --if-empty
 	$(DEMO_ENV) $(BIN)/thinknet run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) postgres redis browser
+test: $(STAMP) postgres redis dovecot browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Screenshots of the product for the README, taken by the browser tests.
@@ -61,6 +62,15 @@ redis:
 		echo "Installing the Redis server for the tests"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q redis-server; \
+	fi
+
+# The calendar-reply tests read a real mailbox from a Dovecot IMAP server they start on 127.0.0.1.
+dovecot:
+	@if [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1; then :; \
+	else \
+		echo "Installing the Dovecot IMAP server for the tests"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q dovecot-imapd; \
 	fi
 
 # The browser tests drive Debian's Chromium and check each page with axe-core from the npm registry.

@@ -163,6 +163,7 @@ class GunicornServer:
             "DATABASE_URL": database_url,
             "THINKNET_SECRET_KEY": "a-shared-key-for-all-workers-0123456789abcdef",
             "THINKNET_BASE_URL": self.url,
+            "THINKNET_REPLY_ADDRESS": "breakfast@example.org",
             # Many members sign in from one address; cheap hashing keeps sign-in fast in the test.
             "THINKNET_RATELIMIT_ENABLED": "false",
             "THINKNET_PASSWORD_HASH_TIME_COST": "1",
@@ -242,3 +243,156 @@ class RedisServer:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+class DovecotServer:
+    """Debian's Dovecot as a throwaway IMAP server on 127.0.0.1: IMAPS with its own certificate authority, one
+    account, maildirs in a temporary folder. Messages are delivered into it with IMAP APPEND, as a mail server
+    would file them."""
+
+    USER = "breakfast@example.org"
+    PASSWORD = "a-mailbox-password"
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="thinknet-imap-"))
+        self.port = free_port()
+        self.plain_port = free_port()
+        self.ca_file = self.root / "ca.pem"
+        self.process: subprocess.Popen | None = None
+
+    def _certificates(self) -> None:
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=self.root)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=thinknet test CA",
+                "-keyout", "ca-key.pem", "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem",
+                "-out", "server.csr")
+        (self.root / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+                "-days", "2", "-out", "cert.pem", "-extfile", "san.ext")
+
+    def start(self) -> None:
+        import grp
+        import pwd
+        import time
+
+        binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not Path(binary).exists():
+            raise RuntimeError("dovecot is missing; `make test` installs it (package dovecot-imapd).")
+        self._certificates()
+        # Dovecot's login and mail processes never run as root: as root, they run as the package's own users.
+        root = os.geteuid() == 0
+        login_user = "dovenull" if root else pwd.getpwuid(os.geteuid()).pw_name
+        user = "dovecot" if root else login_user
+        group = grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+        uid, gid = pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid
+        (self.root / "users").write_text(f"{self.USER}:{{PLAIN}}{self.PASSWORD}::::::\n")
+        (self.root / "home").mkdir()
+        if root:
+            self.root.chmod(0o711)  # its users reach the account file and the maildirs, and list nothing
+            (self.root / "users").chmod(0o644)
+            shutil.chown(self.root / "home", user, group)
+        config = self.root / "dovecot.conf"
+        config.write_text(f"""
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+log_path = {self.root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{self.root}/cert.pem
+ssl_key = <{self.root}/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = {login_user}
+default_internal_user = {user}
+default_internal_group = {group}
+first_valid_uid = {uid}
+first_valid_gid = {gid}
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.root}/users
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={self.root}/home/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.plain_port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self.port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  unix_listener stats-reader {{
+    user = {user}
+  }}
+  unix_listener stats-writer {{
+    user = {user}
+  }}
+}}
+""")
+        self.process = subprocess.Popen([binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.root / "dovecot.log").read_text() if (self.root / "dovecot.log").exists() else ""
+                raise RuntimeError(f"dovecot did not start: {self.process.stderr.read().decode()} {log}")
+            time.sleep(0.1)
+
+    def client(self):
+        import ssl
+
+        from imapclient import IMAPClient
+
+        client = IMAPClient("127.0.0.1", port=self.port, ssl=True,
+                            ssl_context=ssl.create_default_context(cafile=str(self.ca_file)), timeout=10)
+        client.login(self.USER, self.PASSWORD)
+        return client
+
+    def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
+        client = self.client()
+        try:
+            client.append(folder, raw)
+        finally:
+            client.logout()
+
+    def folder(self, name: str) -> list[bytes]:
+        """The messages in a folder (absent: none), oldest first."""
+        client = self.client()
+        try:
+            if not client.folder_exists(name):
+                return []
+            client.select_folder(name, readonly=True)
+            uids = client.search(["ALL"])
+            return [data[b"BODY[]"] for _, data in sorted(client.fetch(uids, ["BODY.PEEK[]"]).items())]
+        finally:
+            client.logout()
+
+    def config(self) -> dict[str, object]:
+        return {"IMAP_HOST": "127.0.0.1", "IMAP_PORT": self.port, "IMAP_USER": self.USER,
+                "IMAP_PASSWORD": self.PASSWORD, "IMAP_SECURITY": "ssl", "IMAP_CA_FILE": str(self.ca_file)}
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -49,6 +49,7 @@ def test_production_without_a_secret_key_is_refused_on_postgresql_but_sqlite_kee
 
     monkeypatch.setenv("THINKNET_PRODUCTION", "true")
     monkeypatch.setenv("THINKNET_BASE_URL", "https://breakfast.example.org")
+    monkeypatch.setenv("THINKNET_REPLY_ADDRESS", "breakfast@example.org")
     monkeypatch.setenv("THINKNET_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.delenv("THINKNET_SECRET_KEY", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nothing")

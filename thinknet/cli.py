@@ -8,6 +8,7 @@ import click
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from imapclient.exceptions import IMAPClientError
 
 from thinknet import outbox
 from thinknet.auth.services import password_problem
@@ -15,6 +16,7 @@ from thinknet.extensions import db
 from thinknet.models import Role
 
 DEMO_SIGN_IN_FILE = "demo-sign-in.txt"
+EX_TEMPFAIL = 75  # sysexits.h: the mail server keeps the message and offers it again later
 
 
 def _create_app() -> Flask:
@@ -176,6 +178,56 @@ def mail_test(address: str) -> None:
     click.echo(f"Sent a test message to {address} through {route}, which accepted it (from {message.from_email}).")
 
 
+@click.command("fetch-replies")
+@click.option("--idle", is_flag=True, help="Stay connected and read replies as they arrive (IMAP IDLE).")
+@with_appcontext
+def fetch_replies(idle: bool) -> None:
+    """Reads calendar replies (Accept, Maybe, Decline) from the reply mailbox over IMAP and applies them as RSVPs
+    (the scheduler, every few minutes; or once with --idle, kept running)."""
+    from thinknet.calendar.mailbox import MailboxNotConfigured
+    from thinknet.calendar.mailbox import fetch_replies as fetch
+    from thinknet.errors import database_unreachable, first_line
+
+    try:
+        tally = fetch(idle=idle)
+    except MailboxNotConfigured as problem:
+        raise click.ClickException(str(problem)) from None
+    except KeyboardInterrupt:
+        return
+    except Exception as error:
+        if database_unreachable(error):
+            raise click.ClickException(f"database unavailable: {first_line(error)}; the replies wait in the "
+                                       "mailbox for the next run") from None
+        if isinstance(error, (OSError, IMAPClientError)):
+            raise click.ClickException(f"could not read the reply mailbox: {type(error).__name__}: {error}") from None
+        raise
+    click.echo(f"Read the reply mailbox: {tally}.")
+
+
+@click.command("receive-mail")
+@with_appcontext
+def receive_mail() -> None:
+    """Reads one message on standard input (a mail server's pipe, or a forwarding rule) and applies the calendar
+    reply it carries. A message that is not one is kept aside in the instance folder. Exits 75 (try again
+    later) while the database is down, so the mail server keeps the message."""
+    from thinknet.calendar.mailbox import keep_on_disk, take
+    from thinknet.errors import database_unreachable, first_line
+
+    raw = click.get_binary_stream("stdin").read()
+    try:
+        outcome = take(raw)
+    except Exception as error:
+        if database_unreachable(error):
+            click.echo(f"database unavailable: {first_line(error)}; try again later", err=True)
+            raise SystemExit(EX_TEMPFAIL) from None
+        raise
+    if outcome.kept:
+        click.echo(f"Kept aside ({outcome.detail}): {keep_on_disk(raw)}")
+    else:
+        outbox.send_due()
+        click.echo(f"Calendar reply {outcome.outcome}{': ' + outcome.detail if outcome.detail else ''}.")
+
+
 @click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
@@ -214,5 +266,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(send_reminders)
     app.cli.add_command(send_mail)
     app.cli.add_command(mail_group)
+    app.cli.add_command(fetch_replies)
+    app.cli.add_command(receive_mail)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

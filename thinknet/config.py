@@ -63,6 +63,30 @@ DEFAULTS: dict[str, Any] = {
     # Production (set by gunicorn.conf.py, or THINKNET_PRODUCTION=true): BASE_URL must be configured.
     "PRODUCTION": False,
     "PASSWORD_RESET_MAX_AGE": timedelta(hours=1),
+    # Calendar invites by email (organizers send them from /admin/meetings). In production they need a reply
+    # mailbox: every invite asks for an answer, and an answer nobody reads is lost.
+    "CALENDAR_INVITES": True,
+    # The mailbox calendar replies go to (the invites' ORGANIZER), read by `thinknet fetch-replies` (IMAP) or
+    # `thinknet receive-mail` (a pipe from the mail server). Unset: invites do not ask for replies.
+    "REPLY_ADDRESS": None,
+    # Each invite's ORGANIZER is the reply address with a sub-address of its own (breakfast+<token>@...), which
+    # authenticates the reply; turn off only for a mailbox that cannot take sub-addresses (then use REPLY_DKIM).
+    "REPLY_SUBADDRESS": True,
+    # Also take a reply without that sub-address when the attendee's own domain signed it with DKIM.
+    "REPLY_DKIM": False,
+    # The reply mailbox over IMAP: host, port, account, password, "ssl" (IMAPS) or "starttls", a CA file for a
+    # private certificate authority, the folder replies arrive in, and the folders read messages move to.
+    "IMAP_HOST": None,
+    "IMAP_PORT": None,
+    "IMAP_USER": None,
+    "IMAP_PASSWORD": None,
+    "IMAP_SECURITY": "ssl",
+    "IMAP_CA_FILE": None,
+    "IMAP_FOLDER": "INBOX",
+    "IMAP_DONE_FOLDER": "thinknet-read",
+    "IMAP_KEPT_FOLDER": "thinknet-kept",
+    # With --idle, how long to wait on the server before asking again (RFC 2177: under 29 minutes).
+    "IMAP_IDLE_SECONDS": 600,
     # argon2id parameters (argon2-cffi's defaults: RFC 9106 low-memory profile).
     "PASSWORD_HASH_TIME_COST": 3,
     "PASSWORD_HASH_MEMORY_COST": 65536,
@@ -82,6 +106,10 @@ class MissingBaseUrl(ConfigurationError):
 
 
 class MissingSecretKey(ConfigurationError):
+    pass
+
+
+class MissingReplyMailbox(ConfigurationError):
     pass
 
 
@@ -121,6 +149,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
                 "python -c 'import secrets; print(secrets.token_hex(32))'")
         app.config["SECRET_KEY"] = instance_secret_key(instance)  # one machine: its workers share the file
     _settle_base_url(app)
+    _settle_replies(app)
     # Cookies only over https, unless the site itself is plain http (local development); a request that came
     # over https (through a trusted proxy) gets Secure cookies whatever this says (thinknet.security).
     secure = not app.config["BASE_URL"].startswith("http://")
@@ -148,6 +177,32 @@ def _settle_base_url(app: Flask) -> None:
         app.config["TRUSTED_HOSTS"] = sorted(loopback) if parts.hostname in loopback else [parts.hostname]
     elif isinstance(app.config["TRUSTED_HOSTS"], str):
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in app.config["TRUSTED_HOSTS"].split(",") if h.strip()]
+
+
+LOCAL_DOMAINS = ("localhost", "localdomain", "local", "invalid", "example", "test")
+
+
+def _settle_replies(app: Flask) -> None:
+    """The reply mailbox: an address the app can put a sub-address on, and, in production with invites on,
+    a real one, since every invite asks for an answer there."""
+    address = (app.config.get("REPLY_ADDRESS") or "").strip()
+    app.config["REPLY_ADDRESS"] = address or None
+    if address:
+        local, at, domain = address.rpartition("@")
+        if not at or not local or not domain or "+" in local or any(c.isspace() or c in "<>\"," for c in address):
+            raise MissingReplyMailbox(f"THINKNET_REPLY_ADDRESS must be a plain address such as "
+                                      f"breakfast@example.org (no name, no +tag), not {address!r}")
+    if not (app.config["PRODUCTION"] and app.config["CALENDAR_INVITES"]):
+        return
+    if not address:
+        raise MissingReplyMailbox(
+            "THINKNET_REPLY_ADDRESS is not set. Calendar invites ask members to answer in their calendar, and "
+            "those answers go to this address: set it to a mailbox the app reads (thinknet fetch-replies, or "
+            "thinknet receive-mail from the mail server), or set THINKNET_CALENDAR_INVITES=false.")
+    domain = address.rpartition("@")[2].lower()
+    if domain.rpartition(".")[2] in LOCAL_DOMAINS or "." not in domain:
+        raise MissingReplyMailbox(f"THINKNET_REPLY_ADDRESS is {address}, which no calendar can send to: set it to "
+                                  "a real mailbox the app reads.")
 
 
 def _explicit(app: Flask, overrides: Mapping[str, Any] | None, key: str) -> bool:

@@ -608,6 +608,29 @@ _SETTINGS = select(Settings).where(Settings.id == SETTINGS_ID)
 _SETTINGS_LOCKED = _SETTINGS.with_for_update().execution_options(populate_existing=True)
 
 
+class CalendarReply(db.Model):
+    """One calendar reply read from the group's mailbox (thinknet.calendar.replies): what it answered and what
+    became of it. Its key (the Message-ID, or the message's hash) is unique, so a message read twice, from the
+    mailbox and a pipe or after a restart, is applied once."""
+
+    __tablename__ = "calendar_reply"
+    # No cached page shows these rows: writing them leaves every cached page standing (thinknet.pagecache).
+    __table_args__ = {"info": {"unshown": True}}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(255), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Whose answer and to what, once the reply is authenticated; None for one kept aside.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    partstat: Mapped[str] = mapped_column(String(20), default="")
+    # applied, unchanged (the answer was already so, or newer), refused (the RSVP rules), or kept (set aside)
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    # How the reply proved it came from the invitee: "address" (their own reply address) or "dkim".
+    authenticated_by: Mapped[str] = mapped_column(String(20), default="")
+
+
 class Revision(db.Model):
     """One number per table, moved on by every committed change to that table's rows (thinknet.pagecache). A
     table no change has reached yet has no row: its number is 0."""

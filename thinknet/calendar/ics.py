@@ -1,14 +1,15 @@
 """iCalendar building with the icalendar package: one function per shape (event, invite, download, feed)."""
 from __future__ import annotations
 
-import calendar as month_calendar
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vText
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vDuration, vText
+from icalendar.parser import foldline
 
 from thinknet.models import Meeting, RsvpAnswer
 
@@ -33,91 +34,63 @@ class Attendee:
     name: str
     email: str
     answer: RsvpAnswer | None
+    waitlist_position: int | None = None  # a yes waiting for a seat
+    reply_to: str | None = None  # where their calendar's answer goes, when the group reads replies
 
 
 # Time zones
 
 
-def _transitions(zone: ZoneInfo, year: int) -> list[datetime]:
-    """The UTC instants in the year at which the zone's offset changes (found hourly, then to the minute)."""
-    found = []
-    moment = datetime(year, 1, 1, tzinfo=timezone.utc)
-    end = datetime(year + 1, 1, 1, tzinfo=timezone.utc)
-    step = timedelta(hours=1)
-    while moment < end:
-        following = moment + step
-        if moment.astimezone(zone).utcoffset() != following.astimezone(zone).utcoffset():
-            low, high = moment, following
-            while high - low > timedelta(minutes=1):
-                middle = low + (high - low) / 2
-                if middle.astimezone(zone).utcoffset() == low.astimezone(zone).utcoffset():
-                    low = middle
-                else:
-                    high = middle
-            found.append(high)
-        moment = following
-    return found
-
-
-WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
-RULES_SINCE = 1970
-
-
-def _nth_weekday(local: datetime) -> int:
-    """Which occurrence of its weekday in the month this date is: 1 to 4, or -1 for the last."""
-    days_in_month = month_calendar.monthrange(local.year, local.month)[1]
-    return -1 if local.day + 7 > days_in_month else (local.day - 1) // 7 + 1
-
-
-def _same_rule_in(year: int, local: datetime) -> datetime:
-    """The date the yearly rule of ``local`` falls on in another year, at the same wall-clock time."""
-    nth, weekday = _nth_weekday(local), local.weekday()
-    days = [day for week in month_calendar.monthcalendar(year, local.month) for day in
-            [week[weekday]] if day]
-    return local.replace(year=year, day=days[nth - 1] if nth > 0 else days[-1])
-
-
-@lru_cache(maxsize=16)
-def vtimezone(zone_name: str, year: int) -> Timezone:
-    """A VTIMEZONE Outlook accepts: one STANDARD and one DAYLIGHT observance with yearly rules (or one
-    STANDARD for a zone without daylight saving). Built once per zone and year in each process."""
-    zone = ZoneInfo(zone_name)
+@lru_cache(maxsize=32)
+def vtimezone(zone_name: str, first_year: int, last_year: int) -> Timezone:
+    """The zone's real offsets from 1 January of ``first_year`` to the end of ``last_year``, built from its
+    transitions in the zone database (icalendar), not from one year's rule carried across: zones whose rules
+    move (Jerusalem, Santiago, Cairo, Gaza, Casablanca) are right on every day. The observance with the higher
+    offset is DAYLIGHT, as calendars show summer time, whatever sign the database gives its saving (Dublin's
+    is negative). Built once per zone and years in each process."""
+    built = Timezone.from_tzinfo(ZoneInfo(zone_name), tzid=zone_name, first_date=date(first_year, 1, 1),
+                                 last_date=date(last_year + 1, 1, 1))
+    observances = built.subcomponents
+    highest = max(observance["TZOFFSETTO"].td for observance in observances)
+    lowest = min(observance["TZOFFSETTO"].td for observance in observances)
     component = Timezone()
     component.add("tzid", zone_name)
-    changes = _transitions(zone, year)
-    if len(changes) != 2:
-        offset = datetime(year, 1, 1, tzinfo=zone).utcoffset()
-        standard = TimezoneStandard()
-        standard.add("dtstart", datetime(RULES_SINCE, 1, 1))
-        standard.add("tzoffsetfrom", offset)
-        standard.add("tzoffsetto", offset)
-        standard.add("tzname", datetime(year, 1, 1, tzinfo=zone).tzname())
-        component.add_component(standard)
-        return component
-    for change in changes:
-        before = (change - timedelta(minutes=1)).astimezone(zone)
-        after = change.astimezone(zone)
-        daylight = after.dst() != timedelta(0)
-        observance = TimezoneDaylight() if daylight else TimezoneStandard()
-        # DTSTART is the local wall-clock time of the change, as the clock read just before it, in the first
-        # year the rule covers, so every meeting (past ones included) falls under an observance.
-        wall = change.replace(tzinfo=None) + before.utcoffset()
-        observance.add("dtstart", _same_rule_in(RULES_SINCE, wall))
-        observance.add("rrule", {"FREQ": "YEARLY", "BYMONTH": wall.month,
-                                 "BYDAY": f"{_nth_weekday(wall)}{WEEKDAYS[wall.weekday()]}"})
-        observance.add("tzoffsetfrom", before.utcoffset())
-        observance.add("tzoffsetto", after.utcoffset())
-        observance.add("tzname", after.tzname())
-        component.add_component(observance)
+    for observance in observances:
+        summer = highest != lowest and observance["TZOFFSETTO"].td == highest
+        relabelled = TimezoneDaylight() if summer else TimezoneStandard()
+        relabelled.update(observance)
+        component.add_component(relabelled)
     return component
 
 
 # Events
 
 
+def plain_name(name: str) -> str:
+    """A person's name as a CN parameter: in double quotes, where every character but the double quote may
+    stand as it is; a double quote becomes an apostrophe, so no RFC 6868 escape (which Outlook shows as
+    written) is needed."""
+    return name.replace('"', "'")
+
+
+# RFC 6868 needs "^" escaped only before n, ' or ^: icalendar escapes every one, which Outlook shows as "^^".
+_NEEDLESS_CARET = re.compile(r"\^\^(?![\^n'])")
+
+
+def _to_ical(cal: Calendar) -> bytes:
+    lines = re.sub(r"\r\n[ \t]", "", cal.to_ical().decode()).split("\r\n")
+    for number, line in enumerate(lines):
+        if line.startswith(("ORGANIZER", "ATTENDEE")) and "^^" in line:
+            parameters, colon, address = line.partition(":mailto:")
+            lines[number] = _NEEDLESS_CARET.sub("^", parameters) + colon + address
+    return "\r\n".join(foldline(line) for line in lines).encode()
+
+
 def event(meeting: Meeting, group: GroupIdentity, url: str, *, stamp: datetime,
           topics: Sequence[str] = (), attendee: Attendee | None = None) -> Event:
-    """One meeting as its own VEVENT (never a series): stable UID, stored SEQUENCE, times in the group's zone."""
+    """One meeting as its own VEVENT (never a series): stable UID, stored SEQUENCE, times in the group's zone.
+    With an attendee, their answer as it stands: a yes waiting for a seat is TENTATIVE, with their place in
+    line, and the organizer is the address their own replies go to."""
     zone = ZoneInfo(group.timezone)
     entry = Event()
     entry.add("uid", meeting.calendar_uid)
@@ -128,6 +101,9 @@ def event(meeting: Meeting, group: GroupIdentity, url: str, *, stamp: datetime,
     entry.add("summary", f"{group.name} breakfast")
     entry.add("location", ", ".join(part for part in (meeting.venue_name, meeting.venue_address) if part))
     lines = []
+    if attendee is not None and attendee.waitlist_position is not None:
+        lines += [f"You're number {attendee.waitlist_position} on the waitlist: this becomes a yes when a seat "
+                  "opens, and you will hear from us.", ""]
     if topics:
         lines += ["On the agenda:", *(f"- {title}" for title in topics), ""]
     lines.append(f"Details and RSVP: {url}")
@@ -135,28 +111,32 @@ def event(meeting: Meeting, group: GroupIdentity, url: str, *, stamp: datetime,
     entry.add("url", url)
     entry.add("status", "CANCELLED" if meeting.is_cancelled else "CONFIRMED")
     entry.add("transp", "OPAQUE")
-    organizer = vCalAddress(f"mailto:{group.sender_email}")
-    organizer.params["CN"] = vText(group.organizer_name)
+    organizer = vCalAddress(f"mailto:{attendee.reply_to if attendee and attendee.reply_to else group.sender_email}")
+    organizer.params["CN"] = vText(plain_name(group.organizer_name))
     entry.add("organizer", organizer)
     if attendee is not None:
         person = vCalAddress(f"mailto:{attendee.email}")
-        person.params["CN"] = vText(attendee.name)
+        person.params["CN"] = vText(plain_name(attendee.name))
         person.params["ROLE"] = vText("REQ-PARTICIPANT")
-        person.params["PARTSTAT"] = vText(PARTSTAT[attendee.answer])
-        person.params["RSVP"] = vText("TRUE")
+        waiting = attendee.waitlist_position is not None
+        person.params["PARTSTAT"] = vText("TENTATIVE" if waiting else PARTSTAT[attendee.answer])
+        person.params["RSVP"] = vText("TRUE" if attendee.reply_to else "FALSE")
         entry.add("attendee", person)
     return entry
 
 
-def _calendar(group: GroupIdentity, method: str | None = None) -> Calendar:
+def _calendar(group: GroupIdentity, meetings: Sequence[Meeting], method: str | None = None) -> Calendar:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     if method:
         cal.add("method", method)
-    # The zone's rules as they stand this year, carried back to 1970 and forward by yearly RRULEs.
-    cal.add_component(vtimezone(group.timezone, datetime.now(timezone.utc).year))
+    zone = ZoneInfo(group.timezone)
+    years = [moment.astimezone(zone).year for meeting in meetings for moment in (meeting.starts_at, meeting.ends_at)]
+    if not years:
+        years = [datetime.now(timezone.utc).year]
+    cal.add_component(vtimezone(group.timezone, min(years), max(years)))
     return cal
 
 
@@ -164,27 +144,27 @@ def invite(meeting: Meeting, group: GroupIdentity, url: str, attendee: Attendee,
            now: datetime) -> bytes:
     """An iTIP REQUEST for a scheduled meeting, or a CANCEL (same UID, raised SEQUENCE) for a cancelled one."""
     method = "CANCEL" if meeting.is_cancelled else "REQUEST"
-    cal = _calendar(group, method)
+    cal = _calendar(group, [meeting], method)
     cal.add_component(event(meeting, group, url, stamp=now, topics=topics, attendee=attendee))
-    return cal.to_ical()
+    return _to_ical(cal)
 
 
 def download(meeting: Meeting, group: GroupIdentity, url: str, topics: Sequence[str]) -> bytes:
     """One meeting to save into a calendar: no METHOD, no attendees."""
-    cal = _calendar(group)
+    cal = _calendar(group, [meeting])
     cal.add_component(event(meeting, group, url, stamp=meeting.updated_at, topics=topics))
-    return cal.to_ical()
+    return _to_ical(cal)
 
 
 def feed(meetings: Sequence[Meeting], group: GroupIdentity, urls: dict[int, str]) -> bytes:
     """A member's subscription: the same bytes for as long as nothing changed (DTSTAMP is each meeting's last
-    change), no attendees, no agenda, nothing private."""
-    cal = _calendar(group)
-    cal.add("name", group.name)
-    cal.add("x-wr-calname", group.name)
+    change), no attendees, no agenda, nothing private. Its events carry the invites' UIDs."""
+    cal = _calendar(group, meetings)
+    cal.add("name", vText(group.name))
+    cal.add("x-wr-calname", vText(group.name))
     cal.add("x-wr-timezone", group.timezone)
-    cal.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", FEED_REFRESH)
+    cal.add("refresh-interval", vDuration(FEED_REFRESH), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(FEED_REFRESH))
     for meeting in meetings:
         cal.add_component(event(meeting, group, urls[meeting.id], stamp=meeting.updated_at))
-    return cal.to_ical()
+    return _to_ical(cal)

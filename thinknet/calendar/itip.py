@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from thinknet import mail, outbox
 from thinknet.calendar import ics as ical
+from thinknet.calendar import replies
 from thinknet.database import lock_name
 from thinknet.extensions import db
 from thinknet.models import (
@@ -20,10 +21,10 @@ from thinknet.models import (
     Member,
     MemberStatus,
     OutgoingMail,
-    Rsvp,
     Settings,
     utcnow,
 )
+from thinknet.meetings.rsvps import turnout
 from thinknet.templating import format_when
 
 AGENDA_IN_CALENDAR = 3
@@ -92,6 +93,24 @@ def queue_cancellations(meeting: Meeting) -> list[OutgoingMail]:
     return _queue(meeting, [(member_id, email) for member_id, email in sent_to], "CANCEL")
 
 
+def queue_answer_updates(meeting: Meeting, members: list[Member]) -> list[OutgoingMail]:
+    """The session's invite again, to each of these members who was sent it, showing their answer as it now
+    stands (a seat given from the waitlist, a yes the rules did not take): the same SEQUENCE, a newer DTSTAMP.
+    One already on its way is written when sent, so it shows the answer then: none is added."""
+    ids = [member.id for member in members]
+    if not ids or meeting.is_cancelled:
+        return []
+    invited = set(db.session.scalars(select(OutgoingMail.member_id).where(
+        OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting.id, OutgoingMail.calendar_method == "REQUEST",
+        OutgoingMail.member_id.in_(ids))))
+    on_the_way = set(db.session.scalars(select(OutgoingMail.member_id).where(
+        OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting.id, OutgoingMail.member_id.in_(ids),
+        OutgoingMail.state.in_([MailState.PENDING, MailState.SENDING]))))
+    return [outbox.put(OutgoingMail(kind=CALENDAR, recipient=member.email, member_id=member.id, meeting_id=meeting.id,
+                                    calendar_method="REQUEST", calendar_sequence=meeting.sequence))
+            for member in members if member.id in invited and member.id not in on_the_way]
+
+
 def upcoming_sessions(weeks: int, now: datetime | None = None) -> list[Meeting]:
     now = now or utcnow()
     return list(db.session.scalars(
@@ -103,11 +122,14 @@ def upcoming_sessions(weeks: int, now: datetime | None = None) -> list[Meeting]:
 @outbox.composed_when_sent(CALENDAR)
 def calendar_message(queued: OutgoingMail) -> object:
     meeting, member = queued.meeting, queued.member
-    answer = db.session.scalar(select(Rsvp.answer).where(Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id))
+    seen = turnout(meeting)
+    standing = seen.answer_of(member)
     url = meeting_url(meeting)
     topics = [] if queued.calendar_method == "CANCEL" else top_topic_titles(meeting, member)
-    ics = ical.invite(meeting, group_identity(), url, ical.Attendee(member.name, member.email, answer),
-                      topics, utcnow())
+    attendee = ical.Attendee(member.name, member.email, standing.answer if standing else None,
+                             waitlist_position=seen.waitlist_position(member),
+                             reply_to=replies.reply_address(member.id, meeting.id))
+    ics = ical.invite(meeting, group_identity(), url, attendee, topics, utcnow())
     when = format_when(meeting.starts_at)
     if queued.calendar_method == "CANCEL":
         subject = f"Cancelled: breakfast on {when}"
@@ -117,7 +139,8 @@ def calendar_message(queued: OutgoingMail) -> object:
         subject = f"Breakfast on {when}"
     return mail.compose_calendar_message(member.email, subject, ics, queued.calendar_method, member=member,
                                          meeting=meeting, link=url, topics=topics,
-                                         updated=queued.calendar_sequence > 0)
+                                         updated=queued.calendar_sequence > 0,
+                                         answers_in_calendar=attendee.reply_to is not None)
 
 
 @dataclass

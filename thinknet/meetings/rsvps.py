@@ -188,6 +188,9 @@ def fill_seats(meeting: Meeting) -> list[Member]:
         promoted.append(rsvp.member)
     db.session.flush()
     mail.tell_seat_opened(meeting, promoted)
+    from thinknet.calendar.itip import queue_answer_updates
+
+    queue_answer_updates(meeting, promoted)  # their invite said TENTATIVE: now ACCEPTED
     return promoted
 
 

@@ -1,0 +1,320 @@
+"""Answers given in a calendar: an iTIP REPLY (RFC 5546) that Gmail, Outlook or Apple Calendar sends to the
+invite's ORGANIZER when a member presses Yes, Maybe or No becomes their RSVP, through the same rules as a tap
+on the site (the cut-off, the seats, the waitlist).
+
+The ORGANIZER of each member's invite is the group's reply mailbox with a sub-address of their own
+(``breakfast+12-345-<mac>@example.org``): only that member was sent it, for that session, so a reply that
+carries it comes from them. Where the mailbox cannot take sub-addresses, a reply signed with DKIM by the
+attendee's own domain is taken instead (REPLY_DKIM). Anything else (a forgery, a reply for a session that is
+unknown or over, a message that is not a reply) is kept aside and logged, never applied.
+
+Every message is recorded under its Message-ID (or its hash), so one read twice is applied once. Flush, never
+commit: the caller commits each message's change on its own.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+
+from flask import current_app
+from icalendar import Calendar
+from sqlalchemy import func, select
+
+from thinknet import mail
+from thinknet.extensions import db
+from thinknet.models import CalendarReply, Meeting, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
+from thinknet.routing import MAX_ID
+
+log = logging.getLogger(__name__)
+
+ANSWERS = {"ACCEPTED": RsvpAnswer.YES, "TENTATIVE": RsvpAnswer.MAYBE, "DECLINED": RsvpAnswer.NO}
+MAC_HEX = 20  # 80 bits, in lower-case hex: mail servers may fold an address's case
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+# Where a message says whom it was delivered to: the envelope's recipient first, then the headers people see.
+RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
+
+
+def replies_configured() -> bool:
+    """Whether the group reads replies: invites then ask for them (RSVP=TRUE) and tell members so."""
+    return bool(current_app.config.get("REPLY_ADDRESS"))
+
+
+def _key() -> bytes:
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), b"thinknet calendar replies", hashlib.sha256).digest()
+
+
+def _mac(member_id: int, meeting_id: int) -> str:
+    return hmac.new(_key(), f"{member_id}:{meeting_id}".encode(), hashlib.sha256).hexdigest()[:MAC_HEX]
+
+
+def reply_address(member_id: int, meeting_id: int) -> str | None:
+    """The ORGANIZER address of one member's invite to one session: theirs alone when sub-addresses are on."""
+    address = current_app.config.get("REPLY_ADDRESS")
+    if not address:
+        return None
+    if not current_app.config["REPLY_SUBADDRESS"]:
+        return address
+    local, _, domain = address.rpartition("@")
+    return f"{local}+{member_id}-{meeting_id}-{_mac(member_id, meeting_id)}@{domain}"
+
+
+def _token_in(address: str) -> tuple[int, int] | None:
+    """The member and session a reply address names, if it is one the app wrote (compared in constant time)."""
+    own_local, _, own_domain = current_app.config["REPLY_ADDRESS"].lower().rpartition("@")
+    local, _, domain = address.strip().lower().rpartition("@")
+    base, plus, tag = local.partition("+")
+    if not plus or base != own_local or domain != own_domain:
+        return None
+    match = re.fullmatch(r"(\d{1,10})-(\d{1,10})-([0-9a-f]{%d})" % MAC_HEX, tag)
+    if not match:
+        return None
+    member_id, meeting_id = int(match[1]), int(match[2])
+    if not (0 < member_id <= MAX_ID and 0 < meeting_id <= MAX_ID):
+        return None
+    return (member_id, meeting_id) if hmac.compare_digest(match[3], _mac(member_id, meeting_id)) else None
+
+
+@dataclass
+class Outcome:
+    """What became of one message: applied, unchanged, refused (by the RSVP rules) or kept (set aside)."""
+
+    outcome: str
+    detail: str = ""
+    member_id: int | None = None
+    meeting_id: int | None = None
+    partstat: str = ""
+    authenticated_by: str = ""
+
+    @property
+    def kept(self) -> bool:
+        return self.outcome == "kept"
+
+
+def _kept(detail: str, **known: object) -> Outcome:
+    return Outcome("kept", detail, **known)  # type: ignore[arg-type]
+
+
+def message_key(raw: bytes, message: EmailMessage | None) -> str:
+    message_id = (message.get("Message-ID", "") if message is not None else "").strip()
+    if message_id and len(message_id) <= 240 and message_id.isprintable():
+        return f"id:{message_id}"
+    return f"sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def _calendar_parts(message: EmailMessage) -> list[Calendar]:
+    """Every text/calendar or .ics part that parses; Outlook sends the reply as the body, Gmail and Apple as a
+    part among others."""
+    found = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        kind = part.get_content_type()
+        name = (part.get_filename() or "").lower()
+        if kind not in ("text/calendar", "application/ics") and not name.endswith(".ics"):
+            continue
+        payload = part.get_payload(decode=True)
+        if not payload:
+            continue
+        try:
+            found.append(Calendar.from_ical(payload))
+        except Exception:  # noqa: BLE001 - a part that does not parse is not a reply
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class Reply:
+    uid: str
+    attendee: str
+    partstat: str
+    sequence: int | None
+    stamp: datetime | None
+    organizer: str
+
+
+def _reply_in(calendars: list[Calendar]) -> Reply | str:
+    """The one answer a REPLY carries, or why there is none."""
+    replies = [cal for cal in calendars if str(cal.get("METHOD", "")).upper() == "REPLY"]
+    if not replies:
+        return "not a calendar reply (no METHOD:REPLY)"
+    events = [event for cal in replies for event in cal.walk("VEVENT")]
+    if len({str(event.get("UID", "")) for event in events}) != 1:
+        return "a reply must answer exactly one session"
+    event = events[0]
+    attendees = event.get("ATTENDEE")
+    attendees = attendees if isinstance(attendees, list) else [attendees] if attendees is not None else []
+    if len(attendees) != 1:
+        return "a reply must carry exactly one attendee"
+    attendee = attendees[0]
+    partstat = str(attendee.params.get("PARTSTAT", "")).upper()
+    sequence = event.get("SEQUENCE")
+    stamp = event.get("DTSTAMP")
+    stamp_value = stamp.dt if stamp is not None and isinstance(getattr(stamp, "dt", None), datetime) else None
+    if stamp_value is not None and stamp_value.tzinfo is None:
+        stamp_value = stamp_value.replace(tzinfo=timezone.utc)
+    return Reply(uid=str(event.get("UID", "")), attendee=_mailto(str(attendee)), partstat=partstat,
+                 sequence=int(sequence) if sequence is not None else None, stamp=stamp_value,
+                 organizer=_mailto(str(event.get("ORGANIZER", ""))))
+
+
+def _mailto(value: str) -> str:
+    return value[7:].strip() if value.lower().startswith("mailto:") else value.strip()
+
+
+def _recipients(message: EmailMessage, reply: Reply) -> list[str]:
+    addresses = [address for header in RECIPIENT_HEADERS for _, address in getaddresses(message.get_all(header, []))]
+    return [*addresses, reply.organizer]
+
+
+def _dkim_domains(raw: bytes) -> list[str]:
+    """The domains whose DKIM signature over the From header verifies."""
+    import dkim
+
+    dnsfunc = current_app.config.get("DKIM_DNSFUNC") or dkim.dnsplug.get_txt
+    try:
+        checker = dkim.DKIM(raw, minkey=1024, timeout=5)
+    except Exception:  # noqa: BLE001 - a message dkimpy cannot read verifies nothing
+        return []
+    count = sum(1 for name, _ in checker.headers if name.lower() == b"dkim-signature")
+    domains = []
+    for index in range(min(count, 5)):
+        try:
+            if checker.verify(idx=index, dnsfunc=dnsfunc) and b"from" in checker.include_headers:
+                domains.append(checker.domain.decode("ascii").lower())
+        except Exception:  # noqa: BLE001 - a signature that cannot be checked does not count
+            continue
+    return domains
+
+
+def _aligned(domain: str, signer: str) -> bool:
+    return domain == signer or domain.endswith("." + signer)
+
+
+def _authenticate(raw: bytes, message: EmailMessage, reply: Reply, meeting: Meeting) -> tuple[Member, str] | str:
+    """The member the reply comes from and how that is known, or why it is not."""
+    for address in _recipients(message, reply):
+        token = _token_in(address) if address else None
+        if token is None:
+            continue
+        member_id, meeting_id = token
+        if meeting_id != meeting.id:
+            continue
+        member = db.session.get(Member, member_id)
+        if member is None:
+            return "the reply address names no member"
+        if member.email.lower() != reply.attendee.lower():
+            return f"the attendee is not the member this invite was sent to ({member.id})"
+        return member, "address"
+    if current_app.config["REPLY_DKIM"]:
+        sender = parseaddr(message.get("From", ""))[1].lower()
+        attendee = reply.attendee.lower()
+        if sender and sender == attendee:
+            domain = attendee.rpartition("@")[2]
+            if any(_aligned(domain, signer) for signer in _dkim_domains(raw)):
+                member = db.session.scalar(select(Member).where(func.lower(Member.email) == attendee))
+                if member is None:
+                    return "no member has the attendee's address"
+                return member, "dkim"
+        return "not authenticated: no reply address of this invitee, and no DKIM signature by the attendee's domain"
+    return "not authenticated: it does not carry this invitee's own reply address"
+
+
+def receive(raw: bytes) -> Outcome:
+    """Reads one message and applies the answer it carries, or records why not. Raises only when the database
+    cannot be written (the caller leaves the message to be read again)."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return _record(message_key(raw, None), _kept("too large to be a calendar reply"))
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        key = message_key(raw, message)
+    except Exception:  # noqa: BLE001 - a message that cannot be read at all is kept aside
+        return _record(message_key(raw, None), _kept("the message cannot be read"))
+    seen = db.session.scalar(select(CalendarReply).where(CalendarReply.message_key == key))
+    if seen is not None:
+        return Outcome("unchanged", "this message was read before", seen.member_id, seen.meeting_id, seen.partstat,
+                       seen.authenticated_by)
+    try:
+        reply = _reply_in(_calendar_parts(message))
+    except Exception as error:  # noqa: BLE001 - a malformed calendar is kept aside, never fatal
+        reply = f"the calendar cannot be read ({type(error).__name__})"
+    if isinstance(reply, str):
+        return _record(key, _kept(reply))
+    meeting = db.session.scalar(select(Meeting).where(Meeting.calendar_uid == reply.uid[:100]))
+    if meeting is None:
+        return _record(key, _kept("no session has this UID", partstat=reply.partstat))
+    known = {"meeting_id": meeting.id, "partstat": reply.partstat}
+    if meeting.starts_at <= utcnow():
+        return _record(key, _kept("the session has already started", **known))
+    who = _authenticate(raw, message, reply, meeting)
+    if isinstance(who, str):
+        return _record(key, _kept(who, **known))
+    member, method = who
+    known |= {"member_id": member.id, "authenticated_by": method}
+    answer = ANSWERS.get(reply.partstat)
+    if answer is None:
+        return _record(key, _kept(f"{reply.partstat or 'no PARTSTAT'} is not an answer", **known))
+    if member.status != MemberStatus.ACTIVE:
+        return _record(key, _kept(f"the member is {member.status.value}", **known))
+    return _record(key, _apply(member, meeting, reply, answer, known))
+
+
+def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, known: dict) -> Outcome:
+    from thinknet.meetings.rsvps import RsvpRefused, set_rsvp
+
+    if reply.sequence is not None and reply.sequence < meeting.sequence and answer != RsvpAnswer.NO:
+        # A yes to the old time is not a yes to the new one; the update they were sent asks again.
+        return Outcome("unchanged", f"answers version {reply.sequence} of the session; it is now at "
+                       f"{meeting.sequence}", **known)
+    current = db.session.scalar(select(Rsvp).where(Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id))
+    if current is not None and reply.stamp is not None and reply.stamp < current.answered_at:
+        return Outcome("unchanged", "the member has answered since this reply was written", **known)
+    try:
+        change = set_rsvp(member, meeting.id, answer)
+    except RsvpRefused as refused:
+        _tell_outcome(member, meeting, answer, str(refused))
+        return Outcome("refused", str(refused)[:300], **known)
+    if change.rsvp.waitlisted:
+        _tell_outcome(member, meeting, answer, None)
+        return Outcome("applied", "waitlisted", **known)
+    return Outcome("applied", "", **known)
+
+
+def _tell_outcome(member: Member, meeting: Meeting, pressed: RsvpAnswer, refusal: str | None) -> None:
+    """When what they pressed is not what stands (the seats were taken, RSVPs had closed): an email saying so,
+    and their invite again showing the truth."""
+    from thinknet.calendar import itip
+    from thinknet.meetings.rsvps import turnout
+
+    seen = turnout(meeting)
+    standing = seen.answer_of(member)
+    mail.queue(member.email, f"Your answer for breakfast on {_when(meeting)}", "calendar_reply_outcome",
+               member=member, meeting=meeting, pressed=pressed, refusal=refusal,
+               answer=standing.answer if standing else None, position=seen.waitlist_position(member),
+               link=itip.meeting_url(meeting))
+    itip.queue_answer_updates(meeting, [member])
+
+
+def _when(meeting: Meeting) -> str:
+    from thinknet.templating import format_when
+
+    return format_when(meeting.starts_at)
+
+
+def _record(key: str, outcome: Outcome) -> Outcome:
+    db.session.add(CalendarReply(message_key=key, member_id=outcome.member_id, meeting_id=outcome.meeting_id,
+                                 partstat=outcome.partstat[:20], outcome=outcome.outcome,
+                                 detail=outcome.detail[:300], authenticated_by=outcome.authenticated_by))
+    db.session.flush()
+    (log.warning if outcome.kept else log.info)(
+        "calendar reply %s: %s%s (member %s, session %s)", outcome.outcome, outcome.partstat or "-",
+        f": {outcome.detail}" if outcome.detail else "", outcome.member_id or "-", outcome.meeting_id or "-")
+    return outcome
+
