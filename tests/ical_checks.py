@@ -2,6 +2,8 @@
 RFC 5546 requires for its METHOD (RFC 5545's for a plain calendar)."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import icalendar
 import vobject
 
@@ -40,6 +42,15 @@ def check_ics(data: bytes, method: str | None) -> icalendar.Calendar:
         if method is None:
             assert "ATTENDEE" not in event
     for component in parsed.walk("VTIMEZONE"):
-        kinds = [sub.name for sub in component.subcomponents]
-        assert kinds.count("STANDARD") == 1 and kinds.count("DAYLIGHT") <= 1
+        # Summer time is DAYLIGHT: every DAYLIGHT offset is above every STANDARD one.
+        offsets = {kind: [sub["TZOFFSETTO"].td for sub in component.subcomponents if sub.name == kind]
+                   for kind in ("STANDARD", "DAYLIGHT")}
+        assert offsets["STANDARD"] and (not offsets["DAYLIGHT"] or max(offsets["STANDARD"]) < min(offsets["DAYLIGHT"]))
+        # Each time given in this zone means, by the VTIMEZONE alone, what it means in the zone database.
+        ours, zone = component.to_tz(lookup_tzid=False), ZoneInfo(str(component["TZID"]))
+        for event in events:
+            for name in ("DTSTART", "DTEND"):
+                if name in event and event[name].params.get("TZID") == component["TZID"]:
+                    wall = event[name].dt.replace(tzinfo=None)
+                    assert wall.replace(tzinfo=ours).utcoffset() == wall.replace(tzinfo=zone).utcoffset(), wall
     return parsed

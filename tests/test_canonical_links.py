@@ -109,7 +109,7 @@ def test_production_refuses_to_start_without_a_base_url(tmp_path, database_url):
 
 def test_production_trusts_only_the_base_urls_host(tmp_path, database_url):
     app = create_app(app_config(tmp_path / "instance", database_url, PRODUCTION=True,
-                                BASE_URL="https://breakfast.example.org"))
+                                BASE_URL="https://breakfast.example.org", REPLY_ADDRESS="breakfast@example.org"))
     assert app.config["TRUSTED_HOSTS"] == ["breakfast.example.org"]
     client = app.test_client()
     assert client.get("/login", base_url="https://breakfast.example.org").status_code == 200

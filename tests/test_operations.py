@@ -164,7 +164,7 @@ def test_make_run_loads_the_demo_into_its_own_sqlite_file_never_into_a_database_
 
 
 def test_the_demo_command_refuses_a_production_site(make_app):
-    app = make_app(PRODUCTION=True, BASE_URL="https://breakfast.example.org")
+    app = make_app(PRODUCTION=True, BASE_URL="https://breakfast.example.org", CALENDAR_INVITES=False)
     result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
     assert result.exit_code != 0 and "production site" in result.output
 
@@ -198,7 +198,7 @@ def test_a_database_whose_tables_drifted_from_its_revision_is_found_at_start_up_
     assert problem and "missing column outgoing_mail.password_reset_id" in problem and "thinknet db upgrade" in problem
     with app.app_context():
         stamp(revision="0009")  # where such a database stands
-        upgrade()
+        upgrade(revision="0010")
         assert "password_reset_id" in {c["name"] for c in inspect(db.engine).get_columns("outgoing_mail")}
         db.engine.dispose()
     assert schema.startup_problem(app) is None

@@ -1,6 +1,7 @@
 """The `thinknet` command: Flask's CLI bound to this app (run, db, shell) and the group's own commands."""
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy.exc import DBAPIError
 
 from thinknet import outbox
 from thinknet.auth.services import password_problem
@@ -195,7 +197,7 @@ def fetch_replies(idle: bool) -> None:
     except KeyboardInterrupt:
         return
     except Exception as error:
-        if database_unreachable(error):
+        if isinstance(error, DBAPIError) and database_unreachable(error):
             raise click.ClickException(f"database unavailable: {first_line(error)}; the replies wait in the "
                                        "mailbox for the next run") from None
         if isinstance(error, (OSError, IMAPClientError)):
@@ -213,11 +215,11 @@ def receive_mail() -> None:
     from thinknet.calendar.mailbox import keep_on_disk, take
     from thinknet.errors import database_unreachable, first_line
 
-    raw = click.get_binary_stream("stdin").read()
+    raw = sys.stdin.buffer.read()
     try:
         outcome = take(raw)
     except Exception as error:
-        if database_unreachable(error):
+        if isinstance(error, DBAPIError) and database_unreachable(error):
             click.echo(f"database unavailable: {first_line(error)}; try again later", err=True)
             raise SystemExit(EX_TEMPFAIL) from None
         raise

@@ -4,12 +4,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vDuration, vText
-from icalendar.parser import foldline
+from icalendar import (
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vCalAddress,
+    vDuration,
+    vText,
+)
+from icalendar.parser import Contentline
 
 from thinknet.models import Meeting, RsvpAnswer
 
@@ -41,25 +50,57 @@ class Attendee:
 # Time zones
 
 
+def transitions(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+    """The UTC instants between ``start`` and ``end`` at which the zone's offset changes, as the zone database
+    says (looked for day by day, then found to the second)."""
+    found = []
+    moment, step = start, timedelta(days=1)
+    while moment < end:
+        following = min(moment + step, end)
+        if moment.astimezone(zone).utcoffset() != following.astimezone(zone).utcoffset():
+            low, high = moment, following
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if middle.astimezone(zone).utcoffset() == low.astimezone(zone).utcoffset():
+                    low = middle
+                else:
+                    high = middle
+            found.append(high.replace(microsecond=0))
+        moment = following
+    return found
+
+
 @lru_cache(maxsize=32)
 def vtimezone(zone_name: str, first_year: int, last_year: int) -> Timezone:
-    """The zone's real offsets from 1 January of ``first_year`` to the end of ``last_year``, built from its
-    transitions in the zone database (icalendar), not from one year's rule carried across: zones whose rules
-    move (Jerusalem, Santiago, Cairo, Gaza, Casablanca) are right on every day. The observance with the higher
-    offset is DAYLIGHT, as calendars show summer time, whatever sign the database gives its saving (Dublin's
-    is negative). Built once per zone and years in each process."""
-    built = Timezone.from_tzinfo(ZoneInfo(zone_name), tzid=zone_name, first_date=date(first_year, 1, 1),
-                                 last_date=date(last_year + 1, 1, 1))
-    observances = built.subcomponents
-    highest = max(observance["TZOFFSETTO"].td for observance in observances)
-    lowest = min(observance["TZOFFSETTO"].td for observance in observances)
+    """The zone's real offsets from 1 January of ``first_year`` to the end of ``last_year``: one observance per
+    kind of change, each change an RDATE, read from the zone database's own transitions rather than one year's
+    rule carried across, so zones whose rules move (Jerusalem, Santiago, Cairo, Gaza, Casablanca) are right on
+    every day. The observance with the higher offset is DAYLIGHT, as calendars show summer time, whatever sign
+    the database gives its saving (Dublin's is negative). Built once per zone and years in each process."""
+    zone = ZoneInfo(zone_name)
+    start = datetime(first_year, 1, 1, tzinfo=timezone.utc)
+    changes = transitions(zone, start, datetime(last_year + 1, 1, 1, tzinfo=timezone.utc))
+    # (offset before, offset after, name after) -> the local wall-clock times, before the change, it happens at
+    kinds: dict[tuple[timedelta, timedelta, str], list[datetime]] = {}
+    first = start.astimezone(zone)
+    kinds[(first.utcoffset(), first.utcoffset(), first.tzname())] = [first.replace(tzinfo=None)]
+    for change in changes:
+        before, after = (change - timedelta(seconds=1)).astimezone(zone), change.astimezone(zone)
+        wall = change.replace(tzinfo=None) + before.utcoffset()
+        kinds.setdefault((before.utcoffset(), after.utcoffset(), after.tzname()), []).append(wall)
+    highest = max(offset_to for _, offset_to, _ in kinds)
+    lowest = min(offset_to for _, offset_to, _ in kinds)
     component = Timezone()
     component.add("tzid", zone_name)
-    for observance in observances:
-        summer = highest != lowest and observance["TZOFFSETTO"].td == highest
-        relabelled = TimezoneDaylight() if summer else TimezoneStandard()
-        relabelled.update(observance)
-        component.add_component(relabelled)
+    for (offset_from, offset_to, name), walls in kinds.items():
+        observance = TimezoneDaylight() if highest != lowest and offset_to == highest else TimezoneStandard()
+        observance.add("dtstart", walls[0])
+        for wall in walls[1:]:  # one RDATE each: some parsers read only the first date of a list
+            observance.add("rdate", wall)
+        observance.add("tzoffsetfrom", offset_from)
+        observance.add("tzoffsetto", offset_to)
+        observance.add("tzname", name)
+        component.add_component(observance)
     return component
 
 
@@ -83,7 +124,7 @@ def _to_ical(cal: Calendar) -> bytes:
         if line.startswith(("ORGANIZER", "ATTENDEE")) and "^^" in line:
             parameters, colon, address = line.partition(":mailto:")
             lines[number] = _NEEDLESS_CARET.sub("^", parameters) + colon + address
-    return "\r\n".join(foldline(line) for line in lines).encode()
+    return b"\r\n".join(Contentline(line).to_ical() for line in lines)
 
 
 def event(meeting: Meeting, group: GroupIdentity, url: str, *, stamp: datetime,

@@ -124,9 +124,11 @@ def _calendar_parts(message: EmailMessage) -> list[Calendar]:
         if not payload:
             continue
         try:
-            found.append(Calendar.from_ical(payload))
+            calendar = Calendar.from_ical(payload)
         except Exception:  # noqa: BLE001 - a part that does not parse is not a reply
             continue
+        if calendar.name == "VCALENDAR":
+            found.append(calendar)
     return found
 
 

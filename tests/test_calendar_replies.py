@@ -1,0 +1,377 @@
+"""Answers given in a calendar become RSVPs: Yes, Maybe and No pressed in Gmail, Outlook or Apple Calendar,
+read from a real IMAP server (Dovecot) or piped in, go through the RSVP rules; forgeries, strangers' mail and
+replays change nothing."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import icalendar
+import pytest
+from sqlalchemy import select
+
+import reply_shapes
+from conftest import body_text, sent_mail
+from servers import DovecotServer
+from thinknet import outbox
+from thinknet.calendar import itip, mailbox, replies
+from thinknet.extensions import db
+from thinknet.models import CalendarReply, Meeting, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
+
+REPLY_ADDRESS = "breakfast@example.org"
+
+
+@pytest.fixture
+def dovecot():
+    server = DovecotServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def reply_app(make_app):
+    return make_app(REPLY_ADDRESS=REPLY_ADDRESS)
+
+
+@pytest.fixture
+def people(reply_app, make_member):
+    return (make_member(name="Ada Lovelace", email="ada@example.org"),
+            make_member(name="Ben Okafor", email="ben@example.org"))
+
+
+@pytest.fixture
+def session_id(reply_app, make_meeting):
+    return make_meeting(days_from_now=3, venue_name="Blue Door")
+
+
+def calendar_of(message) -> bytes:
+    [part] = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    return part.get_payload(decode=True)
+
+
+def send_invites(app, meeting_id: int) -> dict[str, bytes]:
+    """Invites to everyone who wants them, sent as the outbox sends them; each member's calendar, by address."""
+    before = len(sent_mail(app))
+    with app.app_context():
+        itip.queue_calendar_updates([db.session.get(Meeting, meeting_id)])
+        db.session.commit()
+        outbox.send_due()
+    return {message["To"]: calendar_of(message) for message in sent_mail(app)[before:]
+            if message.get_content_type() != "text/plain" and any(
+                part.get_content_type() == "text/calendar" for part in message.walk())}
+
+
+def answer_of(app, member, meeting_id):
+    with app.app_context():
+        rsvp = db.session.scalar(select(Rsvp).where(Rsvp.member_id == member.id, Rsvp.meeting_id == meeting_id))
+        return (rsvp.answer, rsvp.waitlisted) if rsvp else None
+
+
+def take(app, raw: bytes) -> replies.Outcome:
+    with app.app_context():
+        outcome = mailbox.take(raw)
+        outbox.send_due()
+        return outcome
+
+
+def later():
+    return utcnow() + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("shape", sorted(reply_shapes.SHAPES))
+@pytest.mark.parametrize("partstat, answer", [("ACCEPTED", RsvpAnswer.YES), ("TENTATIVE", RsvpAnswer.MAYBE),
+                                              ("DECLINED", RsvpAnswer.NO)])
+def test_a_press_in_each_calendar_becomes_the_members_rsvp(reply_app, people, session_id, shape, partstat, answer):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    assert invite["organizer"] != REPLY_ADDRESS and invite["organizer"].startswith("breakfast+")
+    raw = reply_shapes.SHAPES[shape](invite, ada.email, ada.name, partstat, later())
+    outcome = take(reply_app, raw)
+    assert (outcome.outcome, outcome.authenticated_by) == ("applied", "address")
+    assert answer_of(reply_app, ada, session_id) == (answer, False)
+
+
+def test_outlooks_reply_is_known_by_the_address_it_was_sent_to_alone(reply_app, people, session_id):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    raw = reply_shapes.outlook(invite, ada.email, ada.name, "ACCEPTED", later())
+    assert b"ORGANIZER" not in raw and b"breakfast+" in raw  # only the To header says whose invite it was
+    assert take(reply_app, raw).outcome == "applied"
+
+
+def test_a_forged_reply_changes_nothing_and_is_logged(reply_app, people, session_id, caplog):
+    ada, ben = people
+    invites = send_invites(reply_app, session_id)
+    ada_invite = reply_shapes.invite_facts(invites[ada.email])
+    ben_invite = reply_shapes.invite_facts(invites[ben.email])
+    forgeries = {
+        # Ada's address and the session's UID (a calendar shows it to anyone it is forwarded to), sent to the
+        # group's plain address
+        "to the plain address": reply_shapes.gmail({**ada_invite, "organizer": REPLY_ADDRESS}, ada.email, ada.name,
+                                                   "DECLINED", later()),
+        # Ben answering for Ada with his own reply address
+        "another member's address": reply_shapes.gmail(ben_invite, ada.email, ada.name, "DECLINED", later()),
+        # a guessed tag
+        "a made-up tag": reply_shapes.outlook(ada_invite, ada.email, ada.name, "DECLINED", later(),
+                                              to=f"breakfast+{ada.id}-{session_id}-{'0' * 20}@example.org"),
+    }
+    with reply_app.app_context():
+        other = Meeting(starts_at=utcnow() + timedelta(days=10), ends_at=utcnow() + timedelta(days=10, hours=1),
+                        venue_name="Elsewhere")
+        db.session.add(other)
+        db.session.commit()
+        other_uid = other.calendar_uid
+    # Ada's own reply address for this session, used for another one
+    forgeries["another session's address"] = reply_shapes.gmail(
+        {**ada_invite, "uid": other_uid}, ada.email, ada.name, "ACCEPTED", later())
+    for label, raw in forgeries.items():
+        caplog.clear()
+        outcome = take(reply_app, raw)
+        assert outcome.outcome == "kept", label
+        assert "kept" in caplog.text and "not authenticated" in caplog.text or "attendee" in caplog.text, label
+    assert answer_of(reply_app, ada, session_id) is None
+    with reply_app.app_context():
+        assert db.session.scalars(select(CalendarReply.outcome)).all() == ["kept"] * 4
+
+
+def test_replies_are_authenticated_only_when_sub_addresses_or_dkim_say_so(make_app, people, session_id):
+    plain = make_app(REPLY_ADDRESS=REPLY_ADDRESS, REPLY_SUBADDRESS=False)
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(plain, session_id)[ada.email])
+    assert invite["organizer"] == REPLY_ADDRESS  # one address for all: it proves nothing
+    outcome = take(plain, reply_shapes.gmail(invite, ada.email, ada.name, "ACCEPTED", later()))
+    assert outcome.outcome == "kept" and "not authenticated" in outcome.detail
+    assert answer_of(plain, ada, session_id) is None
+
+
+def test_a_yes_beyond_the_seats_waits_in_line_and_the_member_is_told_and_their_calendar_says_tentative(
+        reply_app, people, make_meeting):
+    ada, ben = people
+    meeting_id = make_meeting(days_from_now=3, seat_limit=1)
+    invites = send_invites(reply_app, meeting_id)
+    with reply_app.app_context():
+        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ben.id, answer=RsvpAnswer.YES))
+        db.session.commit()
+    before = len(sent_mail(reply_app))
+    invite = reply_shapes.invite_facts(invites[ada.email])
+    outcome = take(reply_app, reply_shapes.apple(invite, ada.email, ada.name, "ACCEPTED", later()))
+    assert (outcome.outcome, outcome.detail) == ("applied", "waitlisted")
+    assert answer_of(reply_app, ada, meeting_id) == (RsvpAnswer.YES, True)
+    told = sent_mail(reply_app)[before:]
+    words = [message for message in told if not any(p.get_content_type() == "text/calendar" for p in message.walk())]
+    assert len(words) == 1 and "number 1 on the waitlist" in body_text(words[0])
+    [update] = [calendar_of(message) for message in told if message not in words]
+    attendee = next(iter(icalendar.Calendar.from_ical(update).walk("VEVENT")))["ATTENDEE"]
+    assert attendee.params["PARTSTAT"] == "TENTATIVE"
+    assert "number 1 on the waitlist" in str(next(iter(icalendar.Calendar.from_ical(update).walk("VEVENT")))["DESCRIPTION"])
+
+    # Ben steps back: Ada gets the seat, is told, and her calendar says ACCEPTED
+    before = len(sent_mail(reply_app))
+    ben_invite = reply_shapes.invite_facts(invites[ben.email])
+    take(reply_app, reply_shapes.outlook(ben_invite, ben.email, ben.name, "DECLINED", later()))
+    assert answer_of(reply_app, ada, meeting_id) == (RsvpAnswer.YES, False)
+    promoted = [message for message in sent_mail(reply_app)[before:] if message["To"] == ada.email]
+    calendars = [calendar_of(message) for message in promoted if any(
+        part.get_content_type() == "text/calendar" for part in message.walk())]
+    assert len(promoted) == 2 and len(calendars) == 1
+    event = next(iter(icalendar.Calendar.from_ical(calendars[0]).walk("VEVENT")))
+    assert event["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED" and "waitlist" not in str(event["DESCRIPTION"])
+
+
+def test_a_yes_after_the_cut_off_is_refused_and_the_member_is_told_what_stands(
+        reply_app, people, session_id, close_rsvps_an_hour_ago):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    close_rsvps_an_hour_ago(session_id)
+    before = len(sent_mail(reply_app))
+    outcome = take(reply_app, reply_shapes.gmail(invite, ada.email, ada.name, "ACCEPTED", later()))
+    assert outcome.outcome == "refused" and "closed" in outcome.detail
+    assert answer_of(reply_app, ada, session_id) is None
+    told = sent_mail(reply_app)[before:]
+    assert len(told) == 2
+    words = next(message for message in told if "could not take it" in body_text(message))
+    assert "RSVPs for this session have closed" in body_text(words)
+    update = next(calendar_of(message) for message in told if message is not words)
+    assert next(iter(icalendar.Calendar.from_ical(update).walk("VEVENT")))["ATTENDEE"].params["PARTSTAT"] == \
+        "NEEDS-ACTION"
+    # a no after the cut-off is still taken, as on the site
+    assert take(reply_app, reply_shapes.gmail(invite, ada.email, ada.name, "DECLINED", later())).outcome == "applied"
+
+
+def test_the_same_message_twice_is_applied_once_and_an_old_reply_never_undoes_a_newer_answer(
+        reply_app, people, session_id, login, client):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    written = utcnow()
+    yes = reply_shapes.gmail(invite, ada.email, ada.name, "ACCEPTED", written)
+    assert take(reply_app, yes).outcome == "applied"
+    with reply_app.app_context():
+        rsvp = db.session.scalar(select(Rsvp).where(Rsvp.member_id == ada.id))
+        rsvp.answer, rsvp.answered_at = RsvpAnswer.NO, written + timedelta(minutes=5)  # then a no on the site
+        db.session.commit()
+    again = take(reply_app, yes)
+    assert (again.outcome, again.detail) == ("unchanged", "this message was read before")
+    # the same yes in another message (a resend), written before the no
+    late = take(reply_app, reply_shapes.apple(invite, ada.email, ada.name, "ACCEPTED", written))
+    assert late.outcome == "unchanged" and "answered since" in late.detail
+    assert answer_of(reply_app, ada, session_id) == (RsvpAnswer.NO, False)
+
+
+def test_a_yes_to_an_earlier_time_is_not_a_yes_to_the_new_one(reply_app, people, session_id):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    with reply_app.app_context():
+        meeting = db.session.get(Meeting, session_id)
+        meeting.starts_at += timedelta(hours=2)
+        meeting.ends_at += timedelta(hours=2)
+        meeting.sequence += 1
+        db.session.commit()
+    outcome = take(reply_app, reply_shapes.outlook(invite, ada.email, ada.name, "ACCEPTED", later()))
+    assert outcome.outcome == "unchanged" and "version 0" in outcome.detail
+    assert take(reply_app, reply_shapes.outlook(invite, ada.email, ada.name, "DECLINED", later())).outcome == "applied"
+
+
+MANGLED = {
+    "unknown session": lambda text: text.replace("UID:", "UID:not-ours-"),
+    "not a reply": lambda text: text.replace("METHOD:REPLY", "METHOD:REQUEST"),
+    "cut short": lambda text: text[:text.index("UID:")],
+    "no attendee": lambda text: text.replace("ATTENDEE;", "X-ATTENDEE;"),
+    "two attendees": lambda text: text.replace("ATTENDEE;", "ATTENDEE;CN=X:mailto:x@y.example\r\nATTENDEE;"),
+    "not an answer": lambda text: text.replace("PARTSTAT=ACCEPTED", "PARTSTAT=DELEGATED"),
+    "two sessions": lambda text: text.replace("END:VCALENDAR", "BEGIN:VEVENT\r\nUID:other\r\nEND:VEVENT\r\n"
+                                              "END:VCALENDAR"),
+    "a vcard": lambda text: text.replace("VCALENDAR", "VCARD"),
+    "not a calendar": lambda text: "\x00\xff" * 500,
+}
+
+
+@pytest.mark.parametrize("shape", sorted(reply_shapes.SHAPES))
+@pytest.mark.parametrize("label", sorted(MANGLED))
+def test_what_is_not_a_reply_for_an_upcoming_session_is_kept_aside_never_fatal(
+        reply_app, people, session_id, label, shape):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    raw = reply_shapes.SHAPES[shape](invite, ada.email, ada.name, "ACCEPTED", later(), mangle=MANGLED[label])
+    outcome = take(reply_app, raw)
+    assert outcome.kept, label
+    assert answer_of(reply_app, ada, session_id) is None
+
+
+@pytest.mark.parametrize("raw", [b"", b"\r\n\r\n", b"From: a@b.c\r\nSubject: lunch?\r\n\r\nAre you free?\r\n",
+                                 b"\x00\xff" * 1000, b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n" * 50,
+                                 b"x" * (replies.MAX_MESSAGE_BYTES + 1)])
+def test_a_message_that_is_no_reply_at_all_is_kept_aside(reply_app, raw):
+    assert take(reply_app, raw).kept
+
+
+def test_a_reply_for_a_past_session_or_from_a_suspended_member_is_kept_aside(reply_app, people, session_id):
+    ada, ben = people
+    invites = send_invites(reply_app, session_id)
+    with reply_app.app_context():
+        db.session.get(Member, ben.id).status = MemberStatus.SUSPENDED
+        db.session.commit()
+    ben_invite = reply_shapes.invite_facts(invites[ben.email])
+    outcome = take(reply_app, reply_shapes.gmail(ben_invite, ben.email, ben.name, "ACCEPTED", later()))
+    assert outcome.kept and "suspended" in outcome.detail
+    with reply_app.app_context():
+        meeting = db.session.get(Meeting, session_id)
+        meeting.starts_at, meeting.ends_at = utcnow() - timedelta(hours=2), utcnow() - timedelta(hours=1)
+        db.session.commit()
+    ada_invite = reply_shapes.invite_facts(invites[ada.email])
+    outcome = take(reply_app, reply_shapes.gmail(ada_invite, ada.email, ada.name, "ACCEPTED", later()))
+    assert outcome.kept and "started" in outcome.detail
+    assert answer_of(reply_app, ada, session_id) is None and answer_of(reply_app, ben, session_id) is None
+
+
+def test_invites_ask_for_answers_in_the_calendar_only_when_the_group_reads_them(make_app, people, session_id):
+    ada, _ = people
+    for reads, app in ((True, make_app(REPLY_ADDRESS=REPLY_ADDRESS)), (False, make_app())):
+        before = len(sent_mail(app))
+        send_invites(app, session_id)
+        message = next(m for m in sent_mail(app)[before:] if m["To"] == ada.email)
+        event = next(iter(icalendar.Calendar.from_ical(calendar_of(message)).walk("VEVENT")))
+        assert ("in your calendar" in body_text(message)) is reads
+        assert (event["ATTENDEE"].params["RSVP"] == "TRUE") is reads
+        with app.app_context():
+            db.session.execute(db.delete(Rsvp))
+            db.session.execute(db.text("DELETE FROM outgoing_mail"))
+            db.session.commit()
+
+
+def test_fetch_replies_reads_the_mailbox_over_tls_and_moves_each_message_once(make_app, people, session_id,
+                                                                              dovecot, runner_for):
+    app = make_app(REPLY_ADDRESS=REPLY_ADDRESS, **dovecot.config())
+    ada, ben = people
+    invites = send_invites(app, session_id)
+    ada_invite = reply_shapes.invite_facts(invites[ada.email])
+    ben_invite = reply_shapes.invite_facts(invites[ben.email])
+    dovecot.deliver(reply_shapes.gmail(ada_invite, ada.email, ada.name, "ACCEPTED", later()))
+    dovecot.deliver(reply_shapes.outlook(ben_invite, ben.email, ben.name, "TENTATIVE", later()))
+    dovecot.deliver(b"From: someone@elsewhere.example\r\nSubject: hello\r\nMessage-ID: <h@e>\r\n\r\nhi\r\n")
+    dovecot.deliver(reply_shapes.gmail(ada_invite, ben.email, ben.name, "DECLINED", later()))  # forged
+    result = runner_for(app).invoke(args=["fetch-replies"])
+    assert result.exit_code == 0, result.output
+    assert "2 answer(s) applied" in result.output and "2 message(s) kept aside" in result.output
+    assert answer_of(app, ada, session_id) == (RsvpAnswer.YES, False)
+    assert answer_of(app, ben, session_id) == (RsvpAnswer.MAYBE, False)
+    assert dovecot.folder("INBOX") == []
+    assert len(dovecot.folder("thinknet-read")) == 2 and len(dovecot.folder("thinknet-kept")) == 2
+    again = runner_for(app).invoke(args=["fetch-replies"])
+    assert "0 answer(s) applied" in again.output and "0 message(s) kept aside" in again.output
+
+
+def test_fetch_replies_refuses_a_server_whose_certificate_it_cannot_trust(make_app, dovecot, runner_for):
+    app = make_app(REPLY_ADDRESS=REPLY_ADDRESS, **{**dovecot.config(), "IMAP_CA_FILE": None})
+    result = runner_for(app).invoke(args=["fetch-replies"])
+    assert result.exit_code == 1 and "could not read the reply mailbox" in result.output
+    assert "CERTIFICATE_VERIFY_FAILED" in result.output
+
+
+def test_fetch_replies_with_idle_applies_a_reply_as_it_arrives(make_app, people, session_id, dovecot):
+    app = make_app(REPLY_ADDRESS=REPLY_ADDRESS, **dovecot.config())
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(app, session_id)[ada.email])
+    stop = threading.Event()
+
+    def run():
+        with app.app_context():
+            mailbox.fetch_replies(idle=True, stop=stop)
+
+    reader = threading.Thread(target=run)
+    reader.start()
+    try:
+        time.sleep(0.5)  # connected and waiting
+        dovecot.deliver(reply_shapes.apple(invite, ada.email, ada.name, "DECLINED", later()))
+        deadline = time.monotonic() + 10
+        while answer_of(app, ada, session_id) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert answer_of(app, ada, session_id) == (RsvpAnswer.NO, False)
+    finally:
+        stop.set()
+        reader.join(timeout=10)
+    assert not reader.is_alive()
+
+
+def test_receive_mail_takes_one_message_on_standard_input_and_keeps_what_is_not_a_reply(
+        reply_app, people, session_id, runner_for):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    raw = reply_shapes.outlook(invite, ada.email, ada.name, "ACCEPTED", later())
+    result = runner_for(reply_app).invoke(args=["receive-mail"], input=raw)
+    assert result.exit_code == 0 and "Calendar reply applied" in result.output
+    assert answer_of(reply_app, ada, session_id) == (RsvpAnswer.YES, False)
+    stranger = b"From: x@y.example\r\nSubject: hi\r\n\r\nhello\r\n"
+    result = runner_for(reply_app).invoke(args=["receive-mail"], input=stranger)
+    assert result.exit_code == 0 and "Kept aside" in result.output
+    kept = result.output.rsplit(": ", 1)[1].strip()
+    with open(kept, "rb") as saved:
+        assert saved.read() == stranger
+
+
+@pytest.fixture
+def runner_for():
+    return lambda app: app.test_cli_runner()
