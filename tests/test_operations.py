@@ -200,6 +200,7 @@ def test_a_database_whose_tables_drifted_from_its_revision_is_found_at_start_up_
         stamp(revision="0009")  # where such a database stands
         upgrade(revision="0010")
         assert "password_reset_id" in {c["name"] for c in inspect(db.engine).get_columns("outgoing_mail")}
+        stamp(revision="head")  # later migrations had run already
         db.engine.dispose()
     assert schema.startup_problem(app) is None
 
