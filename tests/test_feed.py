@@ -140,3 +140,34 @@ def test_the_feed_is_built_with_a_fixed_number_of_queries(app, signed_in, make_m
     with count_queries() as conditional:
         assert signed_in.get(path, headers={"If-None-Match": etag}).status_code == 304
     assert conditional.count < many.count  # the 304 never loads the meetings
+
+
+def test_last_modified_moves_when_a_far_off_session_comes_into_the_window(app, member, make_meeting):
+    """The ETag changed and If-Modified-Since said 304: a client that sends only the date missed the session."""
+    from datetime import timedelta
+
+    from thinknet.models import utcnow
+
+    now = utcnow()
+    make_meeting(days_from_now=3)
+    make_meeting(days_from_now=7 * feed.WEEKS_AHEAD + 1 / 24)  # comes into view an hour from now
+    with app.app_context():
+        row = db.session.get(Member, member.id)
+        before = feed.feed_version(row, "http://localhost", now)
+        after = feed.feed_version(row, "http://localhost", now + timedelta(hours=2))
+        assert after.etag != before.etag
+        assert after.last_modified > before.last_modified
+        assert after.last_modified >= (now + timedelta(hours=1)).replace(microsecond=0) - timedelta(seconds=1)
+        # and when the window moves past one, four weeks after it started
+        gone = feed.feed_version(row, "http://localhost", now + timedelta(weeks=feed.WEEKS_BACK, days=4))
+        assert gone.last_modified > after.last_modified
+
+
+def test_a_weak_etag_matches_as_rfc_9110_says(signed_in, make_meeting):
+    make_meeting(days_from_now=3)
+    path = feed_path(signed_in)
+    etag = signed_in.get(path).headers["ETag"]
+    assert signed_in.get(path, headers={"If-None-Match": f"W/{etag}"}).status_code == 304
+    assert signed_in.get(path, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    assert signed_in.get(path, headers={"If-None-Match": "*"}).status_code == 304
+    assert signed_in.get(path, headers={"If-None-Match": 'W/"other"'}).status_code == 200

@@ -78,6 +78,10 @@ def stage(app, client, login, organizer, make_member, make_meeting):
     return ids
 
 
+# Chosen from a list, not typed: a hostile value is refused next to the list, which cannot show it.
+PICKED = {"timezone"}
+
+
 @pytest.mark.parametrize("form", sorted(FORMS))
 def test_generated_text_never_breaks_a_form_and_refusals_keep_it(app, client, stage, form):
     path, fields, extra = FORMS[form]
@@ -96,8 +100,8 @@ def test_generated_text_never_breaks_a_form_and_refusals_keep_it(app, client, st
             page = response.get_data(as_text=True)
             assert 'class="error"' in page
             for field, value in values.items():
-                if field in NEVER_ECHOED:
-                    continue  # passwords are never sent back
+                if field in NEVER_ECHOED or field in PICKED:
+                    continue  # passwords are never sent back; a choice from a list is not typed
                 # Text fields drop control characters; date and time fields hand back exactly what came.
                 # A single-line field also turns line breaks into a space.
                 kept = {str(escape(without_control_characters(value))), str(escape(value)),

@@ -50,7 +50,7 @@ def series_values(**changes) -> schedule.SeriesValues:
 
 
 def test_saving_the_series_schedules_the_next_eight_weeks_once(organizer):
-    series, created = schedule.save_series(organizer, series_values(), date.today())
+    series, created, _ = schedule.save_series(organizer, series_values(), date.today())
     assert len(created) == 8
     assert all(m.starts_at.astimezone(ZoneInfo("Europe/London")).time() == time(6, 30) for m in created)
     assert schedule.schedule_ahead(series, date.today()) == []
@@ -59,13 +59,13 @@ def test_saving_the_series_schedules_the_next_eight_weeks_once(organizer):
 
 def test_when_todays_session_has_started_the_schedule_still_holds_eight_weeks(organizer):
     today = datetime.now(ZoneInfo("Europe/London")).date()
-    _, created = schedule.save_series(organizer, series_values(weekday=today.weekday(), start_time=time(0, 0)), today)
+    _, created, _ = schedule.save_series(organizer, series_values(weekday=today.weekday(), start_time=time(0, 0)), today)
     assert len(created) == 8
     assert created[0].series_date == today + timedelta(weeks=1)
 
 
 def test_a_moved_or_cancelled_week_is_not_scheduled_again(organizer):
-    series, created = schedule.save_series(organizer, series_values(), date.today())
+    series, created, _ = schedule.save_series(organizer, series_values(), date.today())
     moved, cancelled = created[1], created[2]
     schedule.update_meeting(moved, organizer, schedule.MeetingValues(
         day=moved.series_date + timedelta(days=1), start_time=time(7, 0), duration_minutes=60,
@@ -76,7 +76,7 @@ def test_a_moved_or_cancelled_week_is_not_scheduled_again(organizer):
 
 
 def test_changes_that_matter_to_calendars_raise_the_sequence(organizer):
-    _, created = schedule.save_series(organizer, series_values(), date.today())
+    _, created, _ = schedule.save_series(organizer, series_values(), date.today())
     meeting = created[0]
     local = meeting.starts_at.astimezone(ZoneInfo("UTC"))
     same = schedule.MeetingValues(day=local.date(), start_time=local.time(), duration_minutes=60,
@@ -94,7 +94,7 @@ def test_changes_that_matter_to_calendars_raise_the_sequence(organizer):
 
 
 def test_changing_the_series_moves_the_weeks_that_follow_it_but_not_a_week_moved_on_its_own(organizer):
-    _, created = schedule.save_series(organizer, series_values(), date.today())
+    _, created, _ = schedule.save_series(organizer, series_values(), date.today())
     moved = created[3]
     schedule.update_meeting(moved, organizer, schedule.MeetingValues(
         day=moved.series_date, start_time=time(8, 0), duration_minutes=60, venue_name="Café Rosa",
@@ -119,7 +119,7 @@ def test_a_one_off_session_stands_alone(organizer):
 
 
 def test_a_session_cannot_be_moved_into_the_past(organizer):
-    _, created = schedule.save_series(organizer, series_values(), date.today())
+    _, created, _ = schedule.save_series(organizer, series_values(), date.today())
     with pytest.raises(schedule.MeetingChangeRefused, match="future"):
         schedule.update_meeting(created[0], organizer, schedule.MeetingValues(
             day=date.today() - timedelta(days=2), start_time=time(6, 30), duration_minutes=60, venue_name="X",
@@ -129,7 +129,7 @@ def test_a_session_cannot_be_moved_into_the_past(organizer):
 def test_standing_yes_answers_new_meetings_and_fills_the_waitlist_beyond_the_seats(organizer):
     regulars = [member(f"r{n}@example.org", standing_rsvp=RsvpAnswer.YES) for n in range(3)]
     member("asker@example.org")
-    _, created = schedule.save_series(organizer, series_values(seat_limit=2), date.today())
+    _, created, _ = schedule.save_series(organizer, series_values(seat_limit=2), date.today())
     seen = rsvps.turnout(created[0])
     assert [r.member_id for r in seen.confirmed] == [regulars[0].id, regulars[1].id]
     assert [r.member_id for r in seen.waitlist] == [regulars[2].id]

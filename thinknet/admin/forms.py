@@ -1,9 +1,10 @@
 """Organizer forms: member actions with their reason, invitation decisions, the group's settings."""
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from thinknet.forms import Form, on_one_line
+from thinknet.timezones import pickable_zones
 from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
@@ -20,10 +21,21 @@ class ApproveForm(Form):
     pass
 
 
-def _timezone(form: Form, field: StringField) -> None:
-    if field.data not in available_timezones():
-        raise ValidationError("Use a timezone name like Europe/London or America/New_York.")
-    ZoneInfo(field.data)
+class TimeZoneField(SelectField):
+    """The group's time zone, picked from the zone database's own names (a zone saved before this list, such
+    as a legacy alias, stays offered while it is the group's)."""
+
+    def __init__(self, label: str, **kwargs: object) -> None:
+        super().__init__(label, validators=[InputRequired("Choose the group's time zone.")], **kwargs)
+        self.choices = [SelectChoice(zone, zone.replace("_", " ")) for zone in pickable_zones()]
+
+    def pre_validate(self, form: Form) -> None:
+        if self.data not in {choice.value for choice in self.choices}:
+            raise ValidationError("Choose a time zone from the list.")
+
+    def keep_offering(self, current: str) -> None:
+        if current not in pickable_zones() and current in available_timezones():
+            self.choices = [SelectChoice(current, current), *self.choices]
 
 
 def _whole(label: str, low: int, high: int) -> IntegerField:
@@ -37,7 +49,7 @@ class SettingsForm(Form):
     group_name = StringField("Group name", validators=[DataRequired("Name the group."), Length(max=120)])
     charter = TextAreaField("Charter", validators=[DataRequired("The charter is what newcomers accept."),
                                                    Length(max=10000)])
-    timezone = StringField("Timezone", validators=[DataRequired("Enter the group's timezone."), _timezone])
+    timezone = TimeZoneField("Time zone")
     sponsor_min_attendance = _whole("Sessions a member attends before they may sponsor", 0, 52)
     sponsor_max_pending = _whole("Pending invitations per sponsor, at most", 1, 20)
     invitation_ttl_days = _whole("Days before an invitation expires", 1, 90)
@@ -60,7 +72,7 @@ class SeriesForm(Form):
                           validators=[InputRequired("Choose the day of the week.")])
     start_time = TimeField("Starts at (local time)", validators=[InputRequired("Enter a time like 06:30.")])
     duration_minutes = _whole("Lasts (minutes)", 15, 600)
-    timezone = StringField("Timezone", validators=[DataRequired("Enter the timezone."), _timezone])
+    timezone = TimeZoneField("The group's time zone")
     venue_name = StringField("Venue", validators=[DataRequired("Name the venue."), Length(max=120)])
     venue_address = StringField("Address", validators=[Optional(), Length(max=250)])
     seat_limit = IntegerField("Seats (leave empty for no limit)", validators=[

@@ -50,6 +50,11 @@ def update_settings(organizer: Member, values: dict[str, Any]) -> list[str]:
     """Saves the settings and records what changed; returns the names of the changed fields."""
     settings = Settings.get(for_update=True)
     changed = {}
+    if values["timezone"] != settings.timezone:  # the sessions follow, keeping their local time
+        from thinknet.meetings.schedule import change_time_zone
+
+        changed["timezone"] = {"from": settings.timezone, "to": values["timezone"]}
+        change_time_zone(organizer, values["timezone"])
     for name in SETTINGS_FIELDS:
         old, new = getattr(settings, name), values[name]
         if isinstance(new, str):

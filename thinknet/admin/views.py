@@ -142,6 +142,7 @@ def revoke_invitation(invitation_id: int) -> Response:
 def settings() -> Response:
     current = Settings.get()
     form = SettingsForm(obj=current)
+    form.timezone.keep_offering(current.timezone)
     if form.validate_on_submit():
         changed = services.update_settings(current_user, {name: getattr(form, name).data
                                                           for name in services.SETTINGS_FIELDS})
@@ -154,21 +155,30 @@ def settings() -> Response:
 @resubmittable
 def series() -> Response:
     current = schedule.active_series()
+    group_zone = Settings.get().timezone
     form = SeriesForm(obj=current)
-    if current is None and not form.is_submitted():
-        form.weekday.data, form.start_time.data, form.duration_minutes.data = 2, time(6, 30), 60
-        form.timezone.data = Settings.get().timezone
+    if current is None:  # the group's time zone is asked here, once; later it is a setting
+        form.timezone.keep_offering(group_zone)
+        if not form.is_submitted():
+            form.weekday.data, form.start_time.data, form.duration_minutes.data = 2, time(6, 30), 60
+            form.timezone.data = group_zone
+    else:
+        del form.timezone
     if form.validate_on_submit():
         values = schedule.SeriesValues(
             weekday=form.weekday.data, start_time=form.start_time.data, duration_minutes=form.duration_minutes.data,
-            timezone=form.timezone.data, venue_name=form.venue_name.data, venue_address=form.venue_address.data or "",
-            seat_limit=form.seat_limit.data,
+            timezone=form.timezone.data if current is None else group_zone, venue_name=form.venue_name.data,
+            venue_address=form.venue_address.data or "", seat_limit=form.seat_limit.data,
         )
-        _, created = schedule.save_series(current_user, values)
-        flash(f"The weekly series is saved; {len(created)} new session{'s' if len(created) != 1 else ''} scheduled.",
-              "success")
+        saved = schedule.save_series(current_user, values)
+        created = len(saved.created)
+        message = f"The weekly series is saved; {created} new session{'s' if created != 1 else ''} scheduled."
+        if saved.updates:
+            message += (f" Members' calendars held the old times: {len(saved.updates)} calendar "
+                        f"update{'s are' if len(saved.updates) != 1 else ' is'} on the way.")
+        flash(message, "success")
         return htmx.redirect_to(url_for("admin.meetings"))
-    return htmx.render("admin/series.html", form=form, status=422 if form.errors else 200)
+    return htmx.render("admin/series.html", form=form, status=422 if form.errors else 200, group_zone=group_zone)
 
 
 def _meeting_values(form: MeetingForm) -> schedule.MeetingValues:

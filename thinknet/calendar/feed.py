@@ -72,18 +72,28 @@ class FeedVersion:
     last_modified: datetime
 
 
-# Built once, as every feed request asks it: the meetings in the window, and when the settings last changed.
+# Built once, as every feed request asks it: the meetings in the window, when the settings last changed, and the
+# last meeting to have left the window (its leaving changed the feed too).
 _VERSION = select(
-    func.count(), func.max(Meeting.updated_at), func.sum(Meeting.id),
+    func.count(), func.max(Meeting.updated_at), func.sum(Meeting.id), func.max(Meeting.starts_at),
     select(Settings.updated_at).where(Settings.id == SETTINGS_ID).scalar_subquery(),
+    select(func.max(Meeting.starts_at)).where(Meeting.starts_at < bindparam("start")).scalar_subquery(),
 ).where(Meeting.starts_at >= bindparam("start"), Meeting.starts_at <= bindparam("end"))
 
 
 def feed_version(member: Member, base_url: str, now: datetime | None = None) -> FeedVersion:
     """What the feed's bytes depend on, from one aggregate query: a conditional request is answered without
-    building the calendar."""
+    building the calendar. Last-Modified is the last moment the feed's content changed: a session in it changed,
+    the settings changed, or the window moved over a session (the latest to come into it, eight weeks before it
+    starts, or to leave it, four weeks after), so If-Modified-Since and the ETag always agree."""
     start, end = _window_ends(now or utcnow())
-    count, last_change, id_sum, settings_changed = db.session.execute(_VERSION, {"start": start, "end": end}).one()
-    last_change = max(filter(None, [last_change, settings_changed]))
-    fingerprint = f"{member.id}:{member.calendar_feed_version}:{count}:{id_sum}:{last_change.isoformat()}:{base_url}"
-    return FeedVersion(hashlib.sha256(fingerprint.encode()).hexdigest()[:32], last_change.replace(microsecond=0))
+    count, last_change, id_sum, last_start, settings_changed, last_gone = db.session.execute(
+        _VERSION, {"start": start, "end": end}).one()
+    moments = [last_change, settings_changed]
+    if last_start is not None:
+        moments.append(last_start - timedelta(weeks=WEEKS_AHEAD))  # when the latest session came into view
+    if last_gone is not None:
+        moments.append(last_gone + timedelta(weeks=WEEKS_BACK))  # when the last one went out of it
+    last_modified = max(filter(None, moments))
+    fingerprint = f"{member.id}:{member.calendar_feed_version}:{count}:{id_sum}:{last_modified.isoformat()}:{base_url}"
+    return FeedVersion(hashlib.sha256(fingerprint.encode()).hexdigest()[:32], last_modified.replace(microsecond=0))

@@ -13,12 +13,13 @@ bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 @bp.route("/<token>.ics")
 @public
 def subscription(token: str) -> Response:
-    """A member's private feed. Unchanged since the client's copy: 304, without building the calendar."""
+    """A member's private feed. Unchanged since the client's copy: 304, without building the calendar.
+    If-None-Match compares weakly, as RFC 9110 13.1.2 says (a proxy that compressed the feed sends W/"...")."""
     member = feed.member_for_token(token)
     if member is None:
         abort(404)
     version = feed.feed_version(member, current_app.config["BASE_URL"])
-    if version.etag in request.if_none_match or (
+    if request.if_none_match.contains_weak(version.etag) or (
             not request.if_none_match and request.if_modified_since
             and version.last_modified <= request.if_modified_since):
         response = make_response("", 304)

@@ -3,7 +3,8 @@ cancelling or adding a session. Flush, never commit.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from thinknet.models import (
     Meeting,
     MeetingState,
     Member,
+    OutgoingMail,
     Series,
     Settings,
     utcnow,
@@ -84,16 +86,26 @@ class SeriesValues:
     seat_limit: int | None
 
 
-def save_series(organizer: Member, values: SeriesValues, today: date | None = None) -> tuple[Series, list[Meeting]]:
+class SeriesSaved(NamedTuple):
+    series: Series
+    created: list[Meeting]
+    updates: list[OutgoingMail]  # calendar updates queued for the sessions the change moved
+
+
+def save_series(organizer: Member, values: SeriesValues, today: date | None = None) -> SeriesSaved:
     """Sets up or changes the weekly series and schedules the weeks ahead at once.
 
     Upcoming sessions that still follow the old pattern take the new one, a new weekday included (each moves to
     the new day of its own week, so no week gets a second session); a week moved or relocated on its own keeps
-    its own time and place, and so does this week's session when its new day has already passed.
+    its own time and place, and so does this week's session when its new day has already passed. Each moved
+    session whose invites went out has its calendar update queued in the same step.
+
+    The series is in the group's one time zone: the one given when the series is first set up becomes the
+    group's; after that it is changed in the settings (`change_time_zone`).
     """
     # One save at a time (a double tap, two organizers): each sees the series and its weeks as the last one
     # left them, so none schedules a week twice or shifts a week already shifted.
-    Settings.get(for_update=True)
+    settings = Settings.get(for_update=True)
     series = db.session.scalar(select(Series).where(Series.active.is_(True)).order_by(Series.id)
                                .execution_options(populate_existing=True))
     now = utcnow()
@@ -101,8 +113,10 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
         series = Series(active=True)
         db.session.add(series)
         following: list[Meeting] = []
+        settings.timezone = values.timezone  # asked once, here: the group's zone from now on
     else:
         following = [m for m in _upcoming_series_meetings(series, now) if _follows_series(m, series)]
+    values = replace(values, timezone=settings.timezone)
     old_weekday = series.weekday
     for name, value in vars(values).items():
         setattr(series, name, value.strip() if isinstance(value, str) else value)
@@ -114,9 +128,46 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
         if starts_at > now:  # this week's new day may have passed: its session then stays as it was
             _change_meeting(meeting, starts_at, ends_at, series.venue_name, series.venue_address, series.seat_limit)
     created = schedule_ahead(series, today)
+    updates = _update_calendars(following)
     record(organizer, "series.saved", target=series, weekday=series.weekday, start=str(series.start_time),
-           venue=series.venue_name, timezone=series.timezone)
-    return series, created
+           venue=series.venue_name, timezone=series.timezone, calendar_updates=len(updates))
+    return SeriesSaved(series, created, updates)
+
+
+def _update_calendars(meetings: list[Meeting]) -> list[OutgoingMail]:
+    """The calendar update for each of these sessions whose invites went out before its change."""
+    from thinknet.calendar import itip
+
+    return itip.queue_calendar_updates([meeting for meeting in meetings
+                                        if meeting.calendar_sent_at is not None and meeting.calendars_outdated])
+
+
+def change_time_zone(organizer: Member, zone: str) -> list[OutgoingMail]:
+    """The group moves to another time zone (most often: the one first given was wrong). Every upcoming session
+    keeps its day, its wall-clock time and its length in the new zone (a 6:30 breakfast stays at 6:30), the
+    series follows, and calendars that had the old times get the update. Returns the updates queued."""
+    settings = Settings.get(for_update=True)
+    old = settings.timezone
+    if zone == old:
+        return []
+    settings.timezone = zone
+    for series in db.session.scalars(select(Series)):
+        series.timezone = zone
+    moved = []
+    for meeting in db.session.scalars(select(Meeting).where(Meeting.starts_at > utcnow(),
+                                                            Meeting.state == MeetingState.SCHEDULED)):
+        local = meeting.starts_at.astimezone(ZoneInfo(old))
+        minutes = int((meeting.ends_at - meeting.starts_at).total_seconds() // 60)
+        starts_at, ends_at = local_times(local.date(), local.time(), minutes, zone)
+        if starts_at > utcnow():
+            _change_meeting(meeting, starts_at, ends_at, meeting.venue_name, meeting.venue_address,
+                            meeting.seat_limit)
+            moved.append(meeting)
+    db.session.flush()
+    updates = _update_calendars(moved)
+    record(organizer, "timezone.changed", target=settings, old=old, new=zone, sessions=len(moved),
+           calendar_updates=len(updates))
+    return updates
 
 
 def _move_weeks(series: Series, shift: timedelta, now: datetime) -> None:

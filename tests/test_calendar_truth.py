@@ -1,0 +1,154 @@
+"""What members' calendars say is the truth after the group changes: a new weekly day or time updates every
+calendar that had the old one in the same step, the organizers see which sessions' calendars are behind, and the
+group has one time zone that every page, email and calendar uses."""
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from sqlalchemy import select
+
+from conftest import csrf_token, sent_mail
+from thinknet import outbox
+from thinknet.calendar import itip
+from thinknet.extensions import db
+from thinknet.meetings import schedule
+from thinknet.models import AuditEvent, Meeting, Member, OutgoingMail, Series, Settings, utcnow
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def post(client, path, **data):
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, "/")})
+
+
+def series_form(**changes):
+    values = {"weekday": str((utcnow().weekday() + 2) % 7), "start_time": "06:30", "duration_minutes": "60",
+              "timezone": "America/New_York", "venue_name": "Blue Door", "venue_address": "1 Main St",
+              "seat_limit": ""}
+    values.update(changes)
+    return values
+
+
+def calendars(app):
+    """Calendar updates sent, as (recipient, local start in New York) pairs."""
+    found = []
+    for message in sent_mail(app):
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar":
+                event = next(iter(icalendar.Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")))
+                found.append((message["To"], event.decoded("DTSTART").astimezone(NEW_YORK)))
+    return found
+
+
+@pytest.fixture
+def set_up(app, client, login, organizer, make_member):
+    """A group that set up its series in New York, with two members and invites out for the coming weeks."""
+    make_member(name="Ada Lovelace", email="ada@example.org")
+    login(organizer)
+    assert post(client, "/admin/series", **series_form()).status_code == 303
+    response = post(client, "/admin/calendar-updates", weeks="4")
+    assert response.status_code == 303
+    outbox.wait_for_background()
+    return client
+
+
+def test_the_time_zone_given_when_the_series_is_set_up_is_the_groups_on_every_page(app, set_up):
+    with app.app_context():
+        assert Settings.get().timezone == "America/New_York"
+        first = db.session.scalar(select(Meeting).order_by(Meeting.starts_at))
+        assert first.starts_at.astimezone(NEW_YORK).time() == time(6, 30)
+    for path in ("/", f"/meetings/{first.id}", "/meetings/", "/admin/meetings"):
+        page = set_up.get(path).get_data(as_text=True)
+        assert "6:30 AM" in page or "06:30" in page, path
+        assert "11:30 AM" not in page and "12:30 PM" not in page and "11:30" not in page, path
+    # the series page no longer asks for a zone of its own; the settings say which one it is
+    page = set_up.get("/admin/series").get_data(as_text=True)
+    assert 'name="timezone"' not in page and "America/New York" in page
+
+
+def test_changing_the_weekly_time_updates_every_calendar_that_had_the_old_one_in_one_step(app, set_up):
+    invited = calendars(app)
+    assert invited and {start.time() for _, start in invited} == {time(6, 30)}
+    response = post(set_up, "/admin/series", **series_form(start_time="07:15", timezone=""))
+    assert response.status_code == 303
+    outbox.wait_for_background()
+    updated = calendars(app)[len(invited):]
+    # the four weeks whose invites went out, to both people; the later weeks had none
+    assert len(updated) == len(invited)
+    assert {start.time() for _, start in updated} == {time(7, 15)}
+    with app.app_context():
+        assert not [m for m in db.session.scalars(select(Meeting)) if m.calendars_outdated]
+        saved = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "series.saved")
+                                  .order_by(AuditEvent.id.desc()))
+        assert saved.details["calendar_updates"] == len(updated)
+    page = set_up.get("/admin/meetings").get_data(as_text=True)
+    assert "calendars out of date" not in page
+
+
+def test_the_sessions_page_flags_each_session_whose_calendars_are_out_of_date(app, set_up):
+    with app.app_context():
+        meeting = db.session.scalar(select(Meeting).where(Meeting.calendar_sent_at.is_not(None))
+                                    .order_by(Meeting.starts_at))
+    local = meeting.starts_at.astimezone(NEW_YORK)
+    response = post(set_up, f"/admin/meetings/{meeting.id}", day=local.date().isoformat(), start_time="08:00",
+                    duration_minutes="60", venue_name="Blue Door", venue_address="1 Main St", seat_limit="")
+    assert response.status_code == 303
+    page = set_up.get("/admin/meetings").get_data(as_text=True)
+    row = page[page.index(f'id="admin-meeting-{meeting.id}"'):]
+    row = row[:row.index("</li>")]
+    assert "calendars out of date" in row
+    assert page.count("calendars out of date") == 1
+
+
+def test_changing_the_groups_time_zone_keeps_each_session_at_its_local_time_and_updates_calendars(app, set_up):
+    invited = calendars(app)
+    with app.app_context():
+        settings = Settings.get()
+        form = {name: getattr(settings, name) for name in (
+            "group_name", "charter", "sponsor_min_attendance", "sponsor_max_pending", "invitation_ttl_days",
+            "member_cap", "rsvp_cutoff_days_before")}
+    response = post(set_up, "/admin/settings", **{**{k: str(v) for k, v in form.items()}, "timezone": "Europe/Dublin",
+                                                  "rsvp_cutoff_time": "20:00", "mail_sender_name": "",
+                                                  "mail_sender_email": ""})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    outbox.wait_for_background()
+    dublin = ZoneInfo("Europe/Dublin")
+    with app.app_context():
+        meetings = db.session.scalars(select(Meeting).where(Meeting.starts_at > utcnow())).all()
+        assert {m.starts_at.astimezone(dublin).time() for m in meetings} == {time(6, 30)}
+        assert {s.timezone for s in db.session.scalars(select(Series))} == {"Europe/Dublin"}
+    updated = calendars(app)[len(invited):]
+    assert len(updated) == len(invited)
+    assert {start.astimezone(dublin).time() for _, start in updated} == {time(6, 30)}
+
+
+def test_a_hostile_time_zone_is_refused_next_to_the_list(app, set_up):
+    response = post(set_up, "/admin/settings", group_name="X", charter="Y", timezone="../../etc/passwd",
+                    sponsor_min_attendance="1", sponsor_max_pending="2", invitation_ttl_days="7", member_cap="150",
+                    rsvp_cutoff_days_before="1", rsvp_cutoff_time="20:00")
+    assert response.status_code == 422
+    assert "Choose a time zone from the list." in response.get_data(as_text=True)
+
+
+def test_an_old_database_with_the_series_in_another_zone_takes_the_series_zone(tmp_path):
+    """Before, the series could be in New York while the group stayed in UTC (every page said 11:30 AM)."""
+    from flask_migrate import upgrade
+
+    from conftest import app_config
+    from thinknet import create_app
+
+    app = create_app(app_config(tmp_path / "instance", f"sqlite:///{tmp_path / 'old.sqlite'}"))
+    with app.app_context():
+        upgrade(revision="0011")
+        with db.engine.begin() as connection:
+            connection.info["thinknet.migrating"] = True
+            connection.exec_driver_sql(
+                "INSERT INTO series (id, weekday, start_time, duration_minutes, timezone, venue_name, venue_address, "
+                "active, created_at) VALUES (1, 2, '06:30:00.000000', 60, 'America/New_York', 'Blue Door', '', 1, "
+                "'2026-01-01 00:00:00.000000')")
+        upgrade()
+        assert Settings.get().timezone == "America/New_York"
+        db.engine.dispose()
