@@ -164,6 +164,9 @@ class MemberFactory:
             "headline": "Engineer, software",
             "role": Role.MEMBER,
             "status": MemberStatus.ACTIVE,
+            # Made straight in the database, with both ways to a calendar on (the feed's tests need it); a
+            # newcomer who joins gets invites alone (test_calendar_truth).
+            "wants_calendar_feed": True,
         }
         defaults.update(fields)
         with self.app.app_context():

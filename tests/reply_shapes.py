@@ -90,7 +90,7 @@ def outlook(invite: dict, email: str, name: str, partstat: str, stamp, to: str |
     lines = [
         "BEGIN:VCALENDAR", "METHOD:REPLY", "PRODID:Microsoft Exchange Server 2010", "VERSION:2.0",
         "BEGIN:VEVENT", f"ATTENDEE;PARTSTAT={partstat};CN={name}:mailto:{email}",
-        f"COMMENT;LANGUAGE=en-US:\\n", f"UID:{invite['uid']}",
+        "COMMENT;LANGUAGE=en-US:\\n", f"UID:{invite['uid']}",
         f"SEQUENCE:{invite['sequence'] if sequence is None else sequence}", f"DTSTAMP:{_stamp(stamp)}",
         "END:VEVENT", "END:VCALENDAR", "",
     ]

@@ -165,9 +165,9 @@ def test_a_yes_beyond_the_seats_waits_in_line_and_the_member_is_told_and_their_c
     words = [message for message in told if not any(p.get_content_type() == "text/calendar" for p in message.walk())]
     assert len(words) == 1 and "number 1 on the waitlist" in body_text(words[0])
     [update] = [calendar_of(message) for message in told if message not in words]
-    attendee = next(iter(icalendar.Calendar.from_ical(update).walk("VEVENT")))["ATTENDEE"]
-    assert attendee.params["PARTSTAT"] == "TENTATIVE"
-    assert "number 1 on the waitlist" in str(next(iter(icalendar.Calendar.from_ical(update).walk("VEVENT")))["DESCRIPTION"])
+    event = next(iter(icalendar.Calendar.from_ical(update).walk("VEVENT")))
+    assert event["ATTENDEE"].params["PARTSTAT"] == "TENTATIVE"
+    assert "number 1 on the waitlist" in str(event["DESCRIPTION"])
 
     # Ben steps back: Ada gets the seat, is told, and her calendar says ACCEPTED
     before = len(sent_mail(reply_app))
@@ -375,3 +375,155 @@ def test_receive_mail_takes_one_message_on_standard_input_and_keeps_what_is_not_
 @pytest.fixture
 def runner_for():
     return lambda app: app.test_cli_runner()
+
+
+@pytest.fixture(scope="module")
+def dkim_key(tmp_path_factory):
+    """A signing key for gmail.example and the DNS record that publishes it."""
+    import base64
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("dkim")
+    subprocess.run(["openssl", "genrsa", "-out", "key.pem", "2048"], cwd=folder, check=True, capture_output=True)
+    public = subprocess.run(["openssl", "rsa", "-in", "key.pem", "-pubout", "-outform", "DER"], cwd=folder,
+                            check=True, capture_output=True).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    return (folder / "key.pem").read_bytes(), {"s1._domainkey.gmail.example.": record}
+
+
+def signed(raw: bytes, key: bytes, domain: str = "gmail.example") -> bytes:
+    import dkim
+
+    signature = dkim.sign(raw, b"s1", domain.encode(), key, include_headers=[b"from", b"to", b"subject", b"date",
+                                                                             b"message-id"])
+    return signature + raw
+
+
+def altered(raw: bytes) -> bytes:
+    """The same message with its calendar's DECLINED made ACCEPTED, every header (and signature) as it was."""
+    import base64
+    import email
+
+    [part] = [part for part in email.message_from_bytes(raw).walk() if part.get_content_type() == "text/calendar"]
+    encoded = part.get_payload()
+    changed = base64.encodebytes(base64.b64decode(encoded).replace(b"DECLINED", b"ACCEPTED")).decode()
+    assert encoded.encode() in raw and changed != encoded
+    return raw.replace(encoded.encode(), changed.encode())
+
+
+def dkim_app(make_app, records):
+    # DNS is the one outside part: the test publishes the key where dkimpy asks for it.
+    return make_app(REPLY_ADDRESS=REPLY_ADDRESS, REPLY_SUBADDRESS=False, REPLY_DKIM=True,
+                    DKIM_DNSFUNC=lambda name, timeout=5: records.get(name.decode() if isinstance(name, bytes)
+                                                                     else name))
+
+
+def test_with_dkim_on_a_reply_signed_by_the_attendees_own_domain_is_taken(make_app, make_member, make_meeting,
+                                                                         dkim_key):
+    key, records = dkim_key
+    app = dkim_app(make_app, records)
+    nia = make_member(name="Nia Adeyemi", email="nia@gmail.example")
+    meeting_id = make_meeting(days_from_now=3)
+    invite = reply_shapes.invite_facts(send_invites(app, meeting_id)[nia.email])
+    assert invite["organizer"] == REPLY_ADDRESS
+    outcome = take(app, signed(reply_shapes.gmail(invite, nia.email, nia.name, "ACCEPTED", later()), key))
+    assert (outcome.outcome, outcome.authenticated_by) == ("applied", "dkim")
+    assert answer_of(app, nia, meeting_id) == (RsvpAnswer.YES, False)
+
+
+def test_with_dkim_on_a_forgery_is_kept_aside(make_app, make_member, make_meeting, dkim_key):
+    key, records = dkim_key
+    app = dkim_app(make_app, records)
+    nia = make_member(name="Nia Adeyemi", email="nia@gmail.example")
+    ola = make_member(name="Ola Berg", email="ola@elsewhere.example")
+    meeting_id = make_meeting(days_from_now=3)
+    invites = send_invites(app, meeting_id)
+    nia_invite = reply_shapes.invite_facts(invites[nia.email])
+    ola_invite = reply_shapes.invite_facts(invites[ola.email])
+    forgeries = {
+        "unsigned": reply_shapes.gmail(nia_invite, nia.email, nia.name, "DECLINED", later()),
+        # signed by gmail.example, but for an attendee of another domain
+        "another domain's signature": signed(reply_shapes.gmail(ola_invite, ola.email, ola.name, "DECLINED",
+                                                                later()), key),
+        # a good signature on a no, then the answer changed to yes on the way
+        "altered after signing": altered(signed(reply_shapes.outlook(nia_invite, nia.email, nia.name, "DECLINED",
+                                                                     later()), key)),
+    }
+    tampered = signed(reply_shapes.gmail(nia_invite, nia.email, nia.name, "ACCEPTED", later()), key)
+    forgeries["From changed after signing"] = tampered.replace(b"From: Nia", b"From: Mallory")
+    for label, raw in forgeries.items():
+        outcome = take(app, raw)
+        assert outcome.kept and "not authenticated" in outcome.detail, label
+    assert answer_of(app, nia, meeting_id) is None and answer_of(app, ola, meeting_id) is None
+
+
+@pytest.mark.parametrize("reply_address, problem", [
+    (None, "THINKNET_REPLY_ADDRESS is not set"),
+    ("no-reply@localhost", "no calendar can send to"),
+    ("breakfast@mail.local", "no calendar can send to"),
+    ("Breakfast <breakfast@example.org>", "plain address"),
+    ("breakfast+x@example.org", "plain address"),
+])
+def test_production_refuses_to_start_invites_without_a_mailbox_the_app_reads(tmp_path, monkeypatch, reply_address,
+                                                                           problem, capsys):
+    from thinknet import production_app
+
+    monkeypatch.setenv("THINKNET_PRODUCTION", "true")
+    monkeypatch.setenv("THINKNET_BASE_URL", "https://breakfast.example.org")
+    monkeypatch.setenv("THINKNET_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'site.sqlite'}")
+    if reply_address is None:
+        monkeypatch.delenv("THINKNET_REPLY_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("THINKNET_REPLY_ADDRESS", reply_address)
+    with pytest.raises(SystemExit) as stopped:
+        production_app()
+    assert stopped.value.code == 3
+    said = capsys.readouterr().err
+    assert problem in said and len(said.strip().splitlines()) == 1
+    # a site that sends no invites needs no reply mailbox
+    monkeypatch.setenv("THINKNET_CALENDAR_INVITES", "false")
+    monkeypatch.delenv("THINKNET_REPLY_ADDRESS", raising=False)
+    assert production_app().config["CALENDAR_INVITES"] is False
+
+
+def test_receive_mail_asks_the_mail_server_to_try_again_while_the_database_is_down(tmp_path):
+    """A pipe from the mail server: exit 75 (EX_TEMPFAIL) keeps the message queued there, nothing is lost."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import free_port_url
+
+    env = {**os.environ, "DATABASE_URL": free_port_url(), "THINKNET_INSTANCE_PATH": str(tmp_path / "instance"),
+           "THINKNET_REPLY_ADDRESS": REPLY_ADDRESS, "THINKNET_SECRET_KEY": "k" * 64}
+    thinknet = os.path.join(os.path.dirname(sys.executable), "thinknet")
+    result = subprocess.run([thinknet, "receive-mail"], input=b"From: a@b.example\r\n\r\nhi\r\n", env=env,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 75, result.stderr.decode()
+    assert b"database unavailable" in result.stderr and b"Traceback" not in result.stderr
+    assert not (tmp_path / "instance" / mailbox.KEPT_FOLDER_ON_DISK).exists()
+
+
+def test_two_readers_of_one_message_at_once_apply_it_once(make_app, people, session_id):
+    """The timer's run and the IDLE reader, or the pipe and the mailbox, take the same message together."""
+    apps = [make_app(REPLY_ADDRESS=REPLY_ADDRESS) for _ in range(2)]
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(apps[0], session_id)[ada.email])
+    raw = reply_shapes.gmail(invite, ada.email, ada.name, "ACCEPTED", later())
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def read(app):
+        with app.app_context():
+            start.wait()
+            outcomes.append(mailbox.take(raw).outcome)
+
+    readers = [threading.Thread(target=read, args=(app,)) for app in apps]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(timeout=30)
+    assert sorted(outcomes) == ["applied", "unchanged"]
+    with apps[0].app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(CalendarReply)) == 1

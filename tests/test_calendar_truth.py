@@ -3,7 +3,8 @@ calendar that had the old one in the same step, the organizers see which session
 group has one time zone that every page, email and calendar uses."""
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+import re
+from datetime import time
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -12,10 +13,8 @@ from sqlalchemy import select
 
 from conftest import csrf_token, sent_mail
 from thinknet import outbox
-from thinknet.calendar import itip
 from thinknet.extensions import db
-from thinknet.meetings import schedule
-from thinknet.models import AuditEvent, Meeting, Member, OutgoingMail, Series, Settings, utcnow
+from thinknet.models import AuditEvent, Meeting, Member, Series, Settings, utcnow
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -152,3 +151,37 @@ def test_an_old_database_with_the_series_in_another_zone_takes_the_series_zone(t
         upgrade()
         assert Settings.get().timezone == "America/New_York"
         db.engine.dispose()
+
+
+def test_a_newcomer_gets_invites_alone_and_me_explains_the_choice(app, client, login, make_member):
+    """A calendar that has both the invites and the feed shows every session twice: one is the default."""
+    from thinknet.members.services import create_founder
+
+    with app.app_context():
+        founder = create_founder(email="f@example.org", name="Fay Founder", headline="Founder", sector="",
+                                 password="correct horse battery")
+        db.session.commit()
+        assert (founder.wants_calendar_updates, founder.wants_calendar_feed) == (True, False)
+        founder_id = founder.id
+    login(db_member(app, founder_id))
+    page = client.get("/me/").get_data(as_text=True)
+    checked = re.findall(r'<input [^>]*checked[^>]*value="(\w+)"', page)
+    assert checked[0] == "invites"
+    assert "shows each twice" in page and 'id="feed-url"' not in page
+    response = post(client, "/me/calendar", calendar="feed")
+    assert response.status_code == 303
+    with app.app_context():
+        member = db.session.get(Member, founder_id)
+        assert (member.wants_calendar_updates, member.wants_calendar_feed) == (False, True)
+    assert 'id="feed-url"' in client.get("/me/").get_data(as_text=True)
+    assert post(client, "/me/calendar", calendar="twice-please").status_code == 303
+    with app.app_context():
+        member = db.session.get(Member, founder_id)
+        assert (member.wants_calendar_updates, member.wants_calendar_feed) == (False, True)  # unchanged
+
+
+def db_member(app, member_id):
+    with app.app_context():
+        member = db.session.get(Member, member_id)
+        db.session.expunge(member)
+        return member

@@ -97,7 +97,7 @@ def test_a_forged_or_switched_off_feed_is_404(app, signed_in, member):
     path = feed_path(signed_in)
     assert signed_in.get(path.replace(f"/{member.id}-", f"/{member.id + 1}-")).status_code == 404
     assert signed_in.get("/calendar/not-a-token.ics").status_code == 404
-    signed_in.post("/me/calendar", data={"invites": "y", "csrf_token": csrf_token(signed_in, "/me/")})
+    signed_in.post("/me/calendar", data={"calendar": "invites", "csrf_token": csrf_token(signed_in, "/me/")})
     assert signed_in.get(path).status_code == 404
     with app.app_context():
         assert db.session.get(Member, member.id).wants_calendar_feed is False

@@ -59,7 +59,8 @@ def test_saving_the_series_schedules_the_next_eight_weeks_once(organizer):
 
 def test_when_todays_session_has_started_the_schedule_still_holds_eight_weeks(organizer):
     today = datetime.now(ZoneInfo("Europe/London")).date()
-    _, created, _ = schedule.save_series(organizer, series_values(weekday=today.weekday(), start_time=time(0, 0)), today)
+    _, created, _ = schedule.save_series(organizer, series_values(weekday=today.weekday(), start_time=time(0, 0)),
+                                         today)
     assert len(created) == 8
     assert created[0].series_date == today + timedelta(weeks=1)
 

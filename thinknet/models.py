@@ -152,7 +152,8 @@ class Member(MemberFacts, UserMixin, db.Model):
     # None means "ask me each week".
     standing_rsvp: Mapped[RsvpAnswer | None] = mapped_column(_enum(RsvpAnswer))
     wants_calendar_updates: Mapped[bool] = mapped_column(Boolean, default=True)
-    wants_calendar_feed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A new member gets invites and not the feed: a calendar with both shows every session twice (/me explains).
+    wants_calendar_feed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())
     # Part of the feed link's HMAC: raising it retires every link handed out before.
     calendar_feed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lapse_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

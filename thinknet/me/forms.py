@@ -4,7 +4,7 @@ from __future__ import annotations
 from thinknet.forms import Form
 from wtforms import BooleanField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
 
 from thinknet.auth.forms import new_password_field
 
@@ -37,9 +37,19 @@ class StandingAnswerForm(Form):
                           validators=[DataRequired("Choose one.")])
 
 
+# How sessions reach a member's calendar: (email invites, the feed) for each choice.
+CALENDAR_CHOICES = {"invites": (True, False), "feed": (False, True), "both": (True, True), "none": (False, False)}
+
+
 class CalendarChoiceForm(Form):
-    invites = BooleanField("Email me an invite for each session")
-    feed = BooleanField("Keep my private calendar feed on")
+    calendar = RadioField("How sessions reach your calendar", choices=[
+        SelectChoice("invites", "An email invite for each session (recommended): it lands in your calendar, and "
+                                "Yes, Maybe or No there is your RSVP"),
+        SelectChoice("feed", "A calendar feed you subscribe to: every session appears by itself, updated within "
+                             "hours; you answer on the site"),
+        SelectChoice("both", "Both: a calendar that has both shows every session twice"),
+        SelectChoice("none", "Neither"),
+    ], validators=[InputRequired("Choose how sessions reach your calendar.")])
 
 
 class DeleteAccountForm(Form):

@@ -11,6 +11,7 @@ from thinknet.access import resubmittable
 from thinknet import htmx, responses
 from thinknet.auth import services as auth_services
 from thinknet.me.forms import (
+    CALENDAR_CHOICES,
     CalendarChoiceForm,
     DeleteAccountForm,
     LeaveForm,
@@ -31,8 +32,9 @@ def render_page(status: int = 200, **forms: Any) -> Response:
     forms.setdefault("password_form", PasswordForm(formdata=None))
     forms.setdefault("leave_form", LeaveForm(formdata=None))
     forms.setdefault("delete_form", DeleteAccountForm(formdata=None))
+    chosen = (current_user.wants_calendar_updates, current_user.wants_calendar_feed)
     forms.setdefault("calendar_form", CalendarChoiceForm(
-        formdata=None, invites=current_user.wants_calendar_updates, feed=current_user.wants_calendar_feed))
+        formdata=None, calendar=next(name for name, pair in CALENDAR_CHOICES.items() if pair == chosen)))
     feed_url = url_for("calendar.subscription", token=feed.feed_token(current_user), _external=True)
     forms["feed_url"] = feed_url
     forms["webcal_url"] = "webcal://" + feed_url.split("://", 1)[1]
@@ -109,9 +111,8 @@ def standing() -> Response:
 def calendar_choice() -> Response:
     form = CalendarChoiceForm()
     if form.validate_on_submit():
-        current_user.wants_calendar_updates = form.invites.data
-        current_user.wants_calendar_feed = form.feed.data
-        flash("Your calendar choices are saved.", "success")
+        current_user.wants_calendar_updates, current_user.wants_calendar_feed = CALENDAR_CHOICES[form.calendar.data]
+        flash("Your calendar choice is saved.", "success")
     return htmx.redirect_to(url_for("me.index") + "#calendar")
 
 
