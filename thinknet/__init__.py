@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-__version__ = "0.8.0"
+__version__ = "0.9.0"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
