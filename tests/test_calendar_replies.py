@@ -527,3 +527,23 @@ def test_two_readers_of_one_message_at_once_apply_it_once(make_app, people, sess
     assert sorted(outcomes) == ["applied", "unchanged"]
     with apps[0].app_context():
         assert db.session.scalar(select(db.func.count()).select_from(CalendarReply)) == 1
+
+
+def test_organizers_see_what_became_of_each_calendar_answer(reply_app, people, session_id, make_member):
+    from conftest import sign_in
+
+    ada, ben = people
+    organizer = make_member.organizer(name="Olga Organizer", email="olga@example.org")
+    invites = send_invites(reply_app, session_id)
+    take(reply_app, reply_shapes.gmail(reply_shapes.invite_facts(invites[ada.email]), ada.email, ada.name,
+                                       "ACCEPTED", later()))
+    take(reply_app, reply_shapes.gmail(reply_shapes.invite_facts(invites[ben.email]), ada.email, ada.name,
+                                       "DECLINED", later()))  # Ben's address, Ada's name: a forgery
+    client = reply_app.test_client()
+    assert sign_in(client, organizer.email).status_code == 303
+    page = client.get("/admin/mail").get_data(as_text=True)
+    section = page[page.index('id="calendar-replies"'):page.index('id="mail-log"')]
+    assert section.count("<tr>") == 3  # the header and two answers
+    assert "Ada Lovelace" in section and "applied" in section
+    assert "kept aside" in section and "not the member this invite was sent to" in section
+    assert "ada@example.org" not in section  # names and ids, no addresses

@@ -14,7 +14,7 @@ from thinknet.admin import services
 from thinknet.admin.forms import ApproveForm, InviteWeeksForm, MeetingForm, ReasonForm, SeriesForm, SettingsForm
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
-from thinknet.calendar import itip
+from thinknet.calendar import itip, replies
 from thinknet.meetings import queries, schedule
 from thinknet.members import services as member_services
 from thinknet.models import Meeting, Member, OutgoingMail, Settings, utcnow
@@ -37,6 +37,7 @@ def mail_page() -> Response:
     if page != 1 and not log:
         abort(404)
     return htmx.render("admin/mail.html", failed=outbox.failed_messages(), waiting=outbox.waiting_messages(),
+                       replies=replies.recent_replies() if replies.replies_configured() else None,
                        retries=outbox.retry_schedule(), log=log, page=page, older=older)
 
 

@@ -310,6 +310,28 @@ def _when(meeting: Meeting) -> str:
     return format_when(meeting.starts_at)
 
 
+@dataclass(frozen=True)
+class ReplyLine:
+    received_at: datetime
+    member_name: str | None
+    meeting_starts_at: datetime | None
+    partstat: str
+    outcome: str
+    detail: str
+
+
+def recent_replies(limit: int = 20) -> list[ReplyLine]:
+    """The latest calendar replies read, newest first, for the organizers' mail page: who answered what, and
+    what became of it (a forgery or a stranger's message shows as kept aside, with why)."""
+    rows = db.session.execute(
+        select(CalendarReply.received_at, Member.name, Meeting.starts_at, CalendarReply.partstat,
+               CalendarReply.outcome, CalendarReply.detail)
+        .outerjoin(Member, Member.id == CalendarReply.member_id)
+        .outerjoin(Meeting, Meeting.id == CalendarReply.meeting_id)
+        .order_by(CalendarReply.received_at.desc(), CalendarReply.id.desc()).limit(limit))
+    return [ReplyLine(*row) for row in rows]
+
+
 def _record(key: str, outcome: Outcome) -> Outcome:
     db.session.add(CalendarReply(message_key=key, member_id=outcome.member_id, meeting_id=outcome.meeting_id,
                                  partstat=outcome.partstat[:20], outcome=outcome.outcome,
