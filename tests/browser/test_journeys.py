@@ -110,6 +110,10 @@ def test_a_member_brings_topics_answers_downloads_and_sponsors(live: Live, open_
     assert download.value.path().read_text().startswith("BEGIN:VCALENDAR")
 
     visit(page, "/me/", viewport)
+    expect(page.locator("#feed-url")).to_have_count(0)  # a newcomer has invites, not the feed as well
+    page.check("input[name=calendar][value=feed]")
+    page.click("#calendar button[type=submit]")
+    page.wait_for_url("**/me/#calendar")
     feed = page.input_value("#feed-url")
     assert re.search(r"/calendar/\d+-[\w-]+\.ics$", feed)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
