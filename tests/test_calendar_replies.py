@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 import reply_shapes
 from conftest import body_text, sent_mail
+from ical_checks import check_ics
 from servers import DovecotServer
 from thinknet import outbox
 from thinknet.calendar import itip, mailbox, replies
@@ -50,7 +51,9 @@ def session_id(reply_app, make_meeting):
 
 def calendar_of(message) -> bytes:
     [part] = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
-    return part.get_payload(decode=True)
+    data = part.get_payload(decode=True)
+    check_ics(data, part.get_param("method"))  # icalendar, vobject, and the VTIMEZONE against the zone database
+    return data
 
 
 def send_invites(app, meeting_id: int) -> dict[str, bytes]:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import csrf_token, sent_mail
+from ical_checks import check_ics
 from thinknet import outbox
 from thinknet.extensions import db
 from thinknet.models import AuditEvent, Meeting, Member, Series, Settings, utcnow
@@ -37,7 +38,9 @@ def calendars(app):
     for message in sent_mail(app):
         for part in message.walk():
             if part.get_content_type() == "text/calendar":
-                event = next(iter(icalendar.Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")))
+                data = part.get_payload(decode=True)
+                check_ics(data, "REQUEST")  # icalendar and vobject, and the VTIMEZONE against the zone database
+                event = next(iter(icalendar.Calendar.from_ical(data).walk("VEVENT")))
                 found.append((message["To"], event.decoded("DTSTART").astimezone(NEW_YORK)))
     return found
 
@@ -185,3 +188,21 @@ def db_member(app, member_id):
         member = db.session.get(Member, member_id)
         db.session.expunge(member)
         return member
+
+
+def test_the_feed_and_the_invites_carry_the_same_uid_for_each_session(app, set_up):
+    """So a calendar app that merges calendars by UID shows a session once."""
+    from thinknet.calendar import feed as feeds
+
+    invited = set()
+    for message in sent_mail(app):
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar":
+                invited |= {str(e["UID"]) for e in icalendar.Calendar.from_ical(part.get_payload(decode=True))
+                            .walk("VEVENT")}
+    with app.app_context(), app.test_request_context():
+        member = db.session.scalar(select(Member).where(Member.email == "ada@example.org"))
+        token = feeds.feed_token(member)
+    body = set_up.get(f"/calendar/{token}.ics").data
+    in_feed = {str(e["UID"]) for e in check_ics(body, None).walk("VEVENT")}
+    assert invited and invited <= in_feed
