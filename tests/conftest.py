@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import insert, text
 
-from servers import PostgresCluster, SmtpServer, free_port
+from servers import DovecotServer, PostgresCluster, SmtpServer, free_port
 from thinknet import create_app, outbox
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
@@ -242,14 +242,24 @@ def body_text(message: Message) -> str:
     raise AssertionError("message has no plain-text part")
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
+def running(server: Any) -> Iterator[Any]:
+    """A test server started for one test and stopped after it, however the test ends."""
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    yield from running(SmtpServer())
+
+
+@pytest.fixture
+def dovecot() -> Iterator[DovecotServer]:
+    """A real IMAP server (Dovecot) on 127.0.0.1, over TLS, with the group's reply mailbox."""
+    yield from running(DovecotServer())
 
 
 @pytest.fixture

@@ -14,23 +14,12 @@ from sqlalchemy import select
 import reply_shapes
 from conftest import body_text, sent_mail
 from ical_checks import check_ics
-from servers import DovecotServer
 from thinknet import outbox
 from thinknet.calendar import itip, mailbox, replies
 from thinknet.extensions import db
 from thinknet.models import CalendarReply, Meeting, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
 
 REPLY_ADDRESS = "breakfast@example.org"
-
-
-@pytest.fixture
-def dovecot():
-    server = DovecotServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from conftest import CSRF_META, PASSWORD, app_config, migrate_to_head
+from conftest import CSRF_META, PASSWORD, app_config, migrate_to_head, running
 from servers import GunicornServer, RedisServer
 from thinknet import create_app
 from thinknet.auth.services import hash_password
@@ -16,12 +16,7 @@ from thinknet.models import Meeting, Member, utcnow
 
 @pytest.fixture
 def redis_server():
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(RedisServer())
 
 
 @pytest.fixture
