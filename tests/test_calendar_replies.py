@@ -17,7 +17,7 @@ from ical_checks import check_ics
 from thinknet import outbox
 from thinknet.calendar import itip, mailbox, replies
 from thinknet.extensions import db
-from thinknet.models import CalendarReply, Meeting, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
+from thinknet.models import CalendarReply, Meeting, MeetingState, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
 
 REPLY_ADDRESS = "breakfast@example.org"
 
@@ -452,6 +452,9 @@ def test_with_dkim_on_a_forgery_is_kept_aside(make_app, make_member, make_meetin
 @pytest.mark.parametrize("reply_address, problem", [
     (None, "THINKNET_REPLY_ADDRESS is not set"),
     ("no-reply@localhost", "no calendar can send to"),
+    ("breakfast@localhost.", "no calendar can send to"),
+    ("breakfast@127.0.0.1", "no calendar can send to"),
+    ("breakfast@[127.0.0.1]", "no calendar can send to"),
     ("breakfast@mail.local", "no calendar can send to"),
     ("Breakfast <breakfast@example.org>", "plain address"),
     ("breakfast+x@example.org", "plain address"),
@@ -539,3 +542,168 @@ def test_organizers_see_what_became_of_each_calendar_answer(reply_app, people, s
     assert "Ada Lovelace" in section and "applied" in section
     assert "kept aside" in section and "not the member this invite was sent to" in section
     assert "ada@example.org" not in section  # names and ids, no addresses
+
+
+# From the outside review: each of these failed before.
+
+POISON_HEADERS = ["Cc: <", 'To: "', 'To: "a"@', "Cc: " + "(" * 3000, "Delivered-To: " + "(" * 3000,
+                  "X-Original-To: <<<@@@>>>", "To: =?utf-8?q?=ZZ?= <", "From: " + "\"" * 500]
+
+
+@pytest.mark.parametrize("header", POISON_HEADERS, ids=range(len(POISON_HEADERS)))
+def test_a_hostile_address_header_never_crashes_the_reader(reply_app, people, session_id, header, runner_for):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    raw = reply_shapes.outlook(invite, ada.email, ada.name, "ACCEPTED", later())
+    poisoned = raw.replace(b"\nSubject:", f"\n{header}\nSubject:".encode(), 1)
+    result = runner_for(reply_app).invoke(args=["receive-mail"], input=poisoned)
+    assert result.exit_code == 0 and result.exception is None, result.output
+    # the member's own reply address is still in To: the answer stands, whatever else the headers hold
+    assert "Calendar reply applied" in result.output or "Kept aside" in result.output
+
+
+def test_a_hostile_message_in_the_mailbox_does_not_hold_up_the_answers_behind_it(make_app, people, session_id,
+                                                                                  dovecot, runner_for):
+    app = make_app(REPLY_ADDRESS=REPLY_ADDRESS, **dovecot.config())
+    ada, ben = people
+    invites = send_invites(app, session_id)
+    poisoned = reply_shapes.outlook(reply_shapes.invite_facts(invites[ada.email]), ada.email, ada.name, "DECLINED",
+                                    later()).replace(b"\nSubject:", b"\nCc: " + b"(" * 3000 + b"\nSubject:", 1)
+    dovecot.deliver(poisoned)
+    dovecot.deliver(reply_shapes.gmail(reply_shapes.invite_facts(invites[ben.email]), ben.email, ben.name,
+                                       "ACCEPTED", later()))
+    result = runner_for(app).invoke(args=["fetch-replies"])
+    assert result.exit_code == 0, result.output
+    assert answer_of(app, ben, session_id) == (RsvpAnswer.YES, False)
+    assert dovecot.folder("INBOX") == []
+
+
+def test_a_change_of_mind_read_in_one_pass_ends_with_the_later_answer(reply_app, people, session_id):
+    """Yes pressed four minutes ago, No two minutes ago, both read by one run of the timer, in either order."""
+    ada, ben = people
+    invites = send_invites(reply_app, session_id)
+    now = utcnow()
+    for member, order in ((ada, "yes-then-no"), (ben, "no-then-yes")):
+        invite = reply_shapes.invite_facts(invites[member.email])
+        yes = reply_shapes.gmail(invite, member.email, member.name, "ACCEPTED", now - timedelta(minutes=4))
+        no = reply_shapes.apple(invite, member.email, member.name, "DECLINED", now - timedelta(minutes=2))
+        for raw in ((yes, no) if order == "yes-then-no" else (no, yes)):
+            take(reply_app, raw)
+        assert answer_of(reply_app, member, session_id) == (RsvpAnswer.NO, False), order
+
+
+def test_pressing_yes_again_while_waiting_for_a_seat_tells_the_member_once(reply_app, people, make_meeting):
+    """An auto-accepting calendar answers every updated invite: the mail must not start a loop."""
+    ada, ben = people
+    meeting_id = make_meeting(days_from_now=3, seat_limit=1)
+    invites = send_invites(reply_app, meeting_id)
+    with reply_app.app_context():
+        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ben.id, answer=RsvpAnswer.YES))
+        db.session.commit()
+    invite = reply_shapes.invite_facts(invites[ada.email])
+    before = len(sent_mail(reply_app))
+    for _ in range(3):
+        take(reply_app, reply_shapes.outlook(invite, ada.email, ada.name, "ACCEPTED", later()))
+    assert answer_of(reply_app, ada, meeting_id) == (RsvpAnswer.YES, True)
+    assert len(sent_mail(reply_app)) - before == 2  # one email, one updated invite
+
+
+def test_a_refused_yes_pressed_again_is_told_once(reply_app, people, session_id, close_rsvps_an_hour_ago):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    close_rsvps_an_hour_ago(session_id)
+    before = len(sent_mail(reply_app))
+    for _ in range(3):
+        assert take(reply_app, reply_shapes.gmail(invite, ada.email, ada.name, "ACCEPTED", later())).outcome == \
+            "refused"
+    assert len(sent_mail(reply_app)) - before == 2
+
+
+def test_an_answer_to_an_earlier_version_asks_the_member_again_once(reply_app, people, session_id):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    with reply_app.app_context():
+        meeting = db.session.get(Meeting, session_id)
+        meeting.starts_at += timedelta(hours=1)
+        meeting.ends_at += timedelta(hours=1)
+        meeting.sequence += 1  # moved, and the update not sent yet
+        db.session.commit()
+    before = len(sent_mail(reply_app))
+    for _ in range(2):
+        take(reply_app, reply_shapes.gmail(invite, ada.email, ada.name, "TENTATIVE", later()))
+    told = sent_mail(reply_app)[before:]
+    assert len(told) == 2
+    words = next(m for m in told if "earlier version" in body_text(m))
+    assert "answer again" in body_text(words)
+    update = next(calendar_of(m) for m in told if m is not words)
+    assert next(iter(icalendar.Calendar.from_ical(update).walk("VEVENT")))["SEQUENCE"] == 1
+    assert answer_of(reply_app, ada, session_id) is None
+
+
+def test_with_dkim_a_reply_sent_to_someone_else_is_not_an_answer_to_us(make_app, make_member, make_meeting,
+                                                                       dkim_key):
+    """An attacker's own invite reusing our UID: the member's signed answer to it, passed on to us."""
+    key, records = dkim_key
+    app = dkim_app(make_app, records)
+    nia = make_member(name="Nia Adeyemi", email="nia@gmail.example")
+    meeting_id = make_meeting(days_from_now=3)
+    invite = reply_shapes.invite_facts(send_invites(app, meeting_id)[nia.email])
+    theirs = {**invite, "organizer": "attacker@evil.example"}
+    outcome = take(app, signed(reply_shapes.gmail(theirs, nia.email, nia.name, "DECLINED", later()), key))
+    assert outcome.kept and "not authenticated" in outcome.detail
+    assert answer_of(app, nia, meeting_id) is None
+
+
+def test_a_reply_for_a_cancelled_session_is_kept_aside_with_no_promise_of_an_update(reply_app, people, session_id):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    with reply_app.app_context():
+        db.session.get(Meeting, session_id).state = MeetingState.CANCELLED
+        db.session.commit()
+    before = len(sent_mail(reply_app))
+    outcome = take(reply_app, reply_shapes.gmail(invite, ada.email, ada.name, "DECLINED", later()))
+    assert outcome.kept and "cancelled" in outcome.detail
+    assert len(sent_mail(reply_app)) == before
+
+
+def test_an_answer_from_another_address_is_not_counted_and_the_member_is_told_once(reply_app, people, session_id):
+    """A forwarding address, or someone the invite was forwarded to."""
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    before = len(sent_mail(reply_app))
+    for _ in range(2):
+        outcome = take(reply_app, reply_shapes.gmail(invite, "ada.l@forward.example", ada.name, "ACCEPTED", later()))
+        assert outcome.kept
+    told = [m for m in sent_mail(reply_app)[before:] if m["To"] == ada.email and "another address" in body_text(m)]
+    assert len(told) == 1 and "ada.l@forward.example" in body_text(told[0])
+    assert answer_of(reply_app, ada, session_id) is None
+
+
+def test_the_pipe_prints_no_attacker_text_and_keeps_only_the_head_of_a_huge_message(reply_app, people, session_id,
+                                                                                    runner_for):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    raw = reply_shapes.gmail(invite, ada.email, ada.name, "ACCEPTED", later(),
+                             mangle=lambda text: text.replace("PARTSTAT=ACCEPTED", "PARTSTAT=\"X\\nmallory@evil.example\""))
+    result = runner_for(reply_app).invoke(args=["receive-mail"], input=raw)
+    assert "mallory" not in result.output and "@" not in result.output.split(":")[0]
+    huge = b"From: a@b.example\r\nSubject: x\r\n\r\n" + b"x" * (replies.MAX_MESSAGE_BYTES + 10)
+    result = runner_for(reply_app).invoke(args=["receive-mail"], input=huge)
+    kept = result.output.rsplit(": ", 1)[1].strip()
+    with open(kept, "rb") as saved:
+        assert len(saved.read()) == mailbox.KEPT_BYTES
+
+
+def test_receive_mail_asks_to_try_again_when_the_database_is_behind_the_code(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite'}",
+           "THINKNET_INSTANCE_PATH": str(tmp_path / "instance"), "THINKNET_REPLY_ADDRESS": REPLY_ADDRESS,
+           "THINKNET_SECRET_KEY": "k" * 64}
+    thinknet = os.path.join(os.path.dirname(sys.executable), "thinknet")
+    result = subprocess.run([thinknet, "receive-mail"], input=b"From: a@b.example\r\n\r\nhi\r\n", env=env,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 75, result.stderr.decode()
+    assert b"Traceback" not in result.stderr

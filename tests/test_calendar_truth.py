@@ -15,7 +15,9 @@ from conftest import csrf_token, sent_mail
 from ical_checks import check_ics
 from thinknet import outbox
 from thinknet.extensions import db
-from thinknet.models import AuditEvent, Meeting, Member, Series, Settings, utcnow
+from thinknet.calendar import itip
+from thinknet.meetings import schedule
+from thinknet.models import AuditEvent, Meeting, Member, OutgoingMail, Rsvp, RsvpAnswer, Series, Settings, utcnow
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -206,3 +208,96 @@ def test_the_feed_and_the_invites_carry_the_same_uid_for_each_session(app, set_u
     body = set_up.get(f"/calendar/{token}.ics").data
     in_feed = {str(e["UID"]) for e in check_ics(body, None).walk("VEVENT")}
     assert invited and invited <= in_feed
+
+
+# From the outside review: each of these failed before.
+
+def test_a_member_who_chose_the_feed_after_an_invite_still_gets_that_sessions_update(app, set_up):
+    """Their calendar holds the invite: it would keep the old time."""
+    with app.app_context():
+        ada = db.session.scalar(select(Member).where(Member.email == "ada@example.org"))
+        ada.wants_calendar_updates, ada.wants_calendar_feed = False, True
+        db.session.commit()
+    before = len(calendars(app))
+    assert post(set_up, "/admin/series", **series_form(start_time="07:45", timezone="")).status_code == 303
+    outbox.wait_for_background()
+    updated = calendars(app)[before:]
+    assert {to for to, _ in updated} == {"ada@example.org", "grace@example.org"}
+    assert {start.time() for _, start in updated} == {time(7, 45)}
+
+
+def test_with_invites_off_no_invite_is_sent_and_members_choose_the_feed_or_nothing(make_app, client, login,
+                                                                                  organizer, make_member,
+                                                                                  make_meeting):
+    app = make_app(CALENDAR_INVITES=False)
+    client = app.test_client()
+    from conftest import sign_in
+
+    assert sign_in(client, organizer.email).status_code == 303
+    meeting_id = make_meeting(days_from_now=3)
+    assert "are off on this site" in client.get("/admin/meetings").get_data(as_text=True)
+    post(client, "/admin/calendar-updates", weeks="4")
+    post(client, f"/admin/meetings/{meeting_id}/calendar-updates")
+    with app.app_context():
+        assert itip.queue_calendar_updates([db.session.get(Meeting, meeting_id)]) == []
+        assert db.session.scalar(select(db.func.count()).select_from(OutgoingMail)) == 0
+    page = client.get("/me/").get_data(as_text=True)
+    assert 'value="invites"' not in page and 'value="both"' not in page and 'value="feed"' in page
+
+
+def test_a_series_seat_change_keeps_a_sessions_own_limit_and_never_oversells(app, set_up):
+    with app.app_context():
+        first, second = db.session.scalars(select(Meeting).order_by(Meeting.starts_at).limit(2)).all()
+        first.seat_limit = 4  # set on its own
+        for n in range(3):
+            member = Member(email=f"m{n}@example.org", name=f"M {n}", headline="", password_hash="x")
+            db.session.add(member)
+            db.session.flush()
+            db.session.add(Rsvp(meeting_id=second.id, member_id=member.id, answer=RsvpAnswer.YES))
+        db.session.commit()
+        first_id, second_id = first.id, second.id
+    response = post(set_up, "/admin/series", **series_form(seat_limit="2", timezone=""))
+    assert response.status_code == 422
+    assert "3 members already have a seat" in response.get_data(as_text=True)
+    assert post(set_up, "/admin/series", **series_form(seat_limit="12", timezone="")).status_code == 303
+    with app.app_context():
+        assert db.session.get(Meeting, first_id).seat_limit == 4
+        assert db.session.get(Meeting, second_id).seat_limit == 12
+
+
+def test_an_invites_subject_says_what_it_is(app, set_up):
+    """A first invite is not "Updated", and an invite that only shows a new answer says so."""
+    from email.header import decode_header, make_header
+
+    subjects = [str(make_header(decode_header(m["Subject"]))) for m in sent_mail(app)]
+    assert subjects and all(s.startswith("Breakfast on ") for s in subjects)
+    with app.app_context():
+        meeting = db.session.scalar(select(Meeting).where(Meeting.calendar_sent_at.is_not(None))
+                                    .order_by(Meeting.starts_at))
+        meeting.sequence += 3  # changed three times before its invites went to a newcomer
+        newcomer = Member(email="new@example.org", name="New Comer", headline="", password_hash="x")
+        db.session.add(newcomer)
+        db.session.commit()
+        before = len(sent_mail(app))
+        itip.queue_calendar_updates([meeting])
+        db.session.commit()
+        outbox.send_due()
+        first = [m for m in sent_mail(app)[before:] if m["To"] == "new@example.org"]
+        assert str(make_header(decode_header(first[0]["Subject"]))).startswith("Breakfast on ")
+        before = len(sent_mail(app))
+        itip.queue_answer_updates(meeting, [db.session.get(Member, newcomer.id)])
+        db.session.commit()
+        outbox.send_due()
+        [answer] = sent_mail(app)[before:]
+        assert str(make_header(decode_header(answer["Subject"]))).startswith("Your answer: ")
+
+
+def test_a_cancelled_session_keeps_its_local_time_when_the_zone_changes(app, set_up):
+    with app.app_context():
+        meeting = db.session.scalar(select(Meeting).order_by(Meeting.starts_at.desc()))
+        meeting.state = "cancelled"
+        db.session.commit()
+        schedule.change_time_zone(db.session.get(Member, 1), "Europe/Dublin")
+        db.session.commit()
+        assert db.session.get(Meeting, meeting.id).starts_at.astimezone(ZoneInfo("Europe/Dublin")).time() == \
+            time(6, 30)

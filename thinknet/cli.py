@@ -218,16 +218,18 @@ def receive_mail() -> None:
     raw = sys.stdin.buffer.read()
     try:
         outcome = take(raw)
-    except Exception as error:
-        if isinstance(error, DBAPIError) and database_unreachable(error):
-            click.echo(f"database unavailable: {first_line(error)}; try again later", err=True)
-            raise SystemExit(EX_TEMPFAIL) from None
-        raise
+    except DBAPIError as error:
+        # Unreachable, read-only, behind the code: whatever the database says, the mail server keeps the message
+        # and offers it again, so nothing is lost while an operator puts it right.
+        reason = "database unavailable" if database_unreachable(error) else "database error"
+        click.echo(f"{reason}: {first_line(error)}; try again later", err=True)
+        raise SystemExit(EX_TEMPFAIL) from None
+    detail = outcome.detail.rstrip(".")
     if outcome.kept:
-        click.echo(f"Kept aside ({outcome.detail}): {keep_on_disk(raw)}")
+        click.echo(f"Kept aside ({detail}): {keep_on_disk(raw)}")
     else:
         outbox.send_due()
-        click.echo(f"Calendar reply {outcome.outcome}{': ' + outcome.detail if outcome.detail else ''}.")
+        click.echo(f"Calendar reply {outcome.outcome}{': ' + detail if detail else ''}.")
 
 
 @click.command("backup")

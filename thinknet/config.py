@@ -199,8 +199,9 @@ def _settle_replies(app: Flask) -> None:
             "THINKNET_REPLY_ADDRESS is not set. Calendar invites ask members to answer in their calendar, and "
             "those answers go to this address: set it to a mailbox the app reads (thinknet fetch-replies, or "
             "thinknet receive-mail from the mail server), or set THINKNET_CALENDAR_INVITES=false.")
-    domain = address.rpartition("@")[2].lower()
-    if domain.rpartition(".")[2] in LOCAL_DOMAINS or "." not in domain:
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    top = domain.rpartition(".")[2]
+    if top in LOCAL_DOMAINS or "." not in domain or top.isdigit() or domain.startswith("["):
         raise MissingReplyMailbox(f"THINKNET_REPLY_ADDRESS is {address}, which no calendar can send to: set it to "
                                   "a real mailbox the app reads.")
 

@@ -630,6 +630,22 @@ class CalendarReply(db.Model):
     detail: Mapped[str] = mapped_column(String(300), default="")
     # How the reply proved it came from the invitee: "address" (their own reply address) or "dkim".
     authenticated_by: Mapped[str] = mapped_column(String(20), default="")
+    # When the member pressed it (the reply's DTSTAMP): replies read in another order never undo a later one.
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CalendarReplyNotice(db.Model):
+    """That a member was told what became of their calendar's answer to a session (waitlisted, refused, asked
+    again): once for each, so a calendar that answers every update by itself starts no loop of mail."""
+
+    __tablename__ = "calendar_reply_notice"
+    __table_args__ = (UniqueConstraint("member_id", "meeting_id", "what"), {"info": {"unshown": True}})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    what: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Revision(db.Model):

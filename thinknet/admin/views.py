@@ -171,7 +171,11 @@ def series() -> Response:
             timezone=form.timezone.data if current is None else group_zone, venue_name=form.venue_name.data,
             venue_address=form.venue_address.data or "", seat_limit=form.seat_limit.data,
         )
-        saved = schedule.save_series(current_user, values)
+        try:
+            saved = schedule.save_series(current_user, values)
+        except schedule.MeetingChangeRefused as refused:
+            form.seat_limit.errors = [*form.seat_limit.errors, str(refused)]  # the 422 rolls the request back
+            return htmx.render("admin/series.html", form=form, status=422, group_zone=group_zone)
         created = len(saved.created)
         message = f"The weekly series is saved; {created} new session{'s' if created != 1 else ''} scheduled."
         if saved.updates:
@@ -274,6 +278,9 @@ def cancel_meeting(meeting_id: int) -> Response:
 @bp.route("/meetings/<int:meeting_id>/calendar-updates", methods=["POST"])
 def send_calendar_updates(meeting_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
+    if not itip.invites_enabled():
+        flash("Calendar invites by email are off on this site.", "error")
+        return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
     if meeting.starts_at <= utcnow():
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
@@ -290,6 +297,9 @@ def send_calendar_updates(meeting_id: int) -> Response:
 @bp.route("/calendar-updates", methods=["POST"])
 def send_upcoming_calendar_updates() -> Response:
     form = InviteWeeksForm()
+    if not itip.invites_enabled():
+        flash("Calendar invites by email are off on this site.", "error")
+        return htmx.redirect_to(url_for("admin.meetings"))
     if not form.validate_on_submit():
         flash("Choose from 1 to 8 weeks.", "error")
         return htmx.redirect_to(url_for("admin.meetings"))

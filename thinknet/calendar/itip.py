@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -34,7 +34,8 @@ CALENDAR = "calendar"  # the outbox's kind for a calendar update
 def group_identity(organizer_name: str | None = None) -> ical.GroupIdentity:
     settings = Settings.get()
     return ical.GroupIdentity(
-        name=settings.group_name, timezone=settings.timezone, sender_email=mail.sender_address(),
+        name=settings.group_name, timezone=settings.timezone,
+        sender_email=current_app.config.get("REPLY_ADDRESS") or mail.sender_address(),
         organizer_name=organizer_name or settings.mail_sender_name or settings.group_name,
     )
 
@@ -73,11 +74,28 @@ def _queue(meeting: Meeting, member_ids_and_emails: list[tuple[int, str]], metho
     return queued
 
 
+def invites_enabled() -> bool:
+    """Calendar invites by email are on for this site (THINKNET_CALENDAR_INVITES)."""
+    return bool(current_app.config["CALENDAR_INVITES"])
+
+
 def queue_calendar_updates(meetings: list[Meeting]) -> list[OutgoingMail]:
-    """One update per member who wants them, per session: a REQUEST, or a CANCEL for a cancelled one."""
-    recipients = [(member.id, member.email) for member in calendar_recipients()]
+    """One update per session to each member who wants them, and to each active member whose calendar holds the
+    session already (they were sent it, then chose the feed or nothing: their calendar would keep the old
+    time): a REQUEST, or a CANCEL for a cancelled one. Nothing when invites are off."""
+    if not invites_enabled():
+        return []
+    wanting = [(member.id, member.email) for member in calendar_recipients()]
     queued = []
     for meeting in meetings:
+        holding = db.session.execute(
+            select(Member.id, Member.email).where(Member.status == MemberStatus.ACTIVE, Member.id.in_(
+                select(OutgoingMail.member_id).where(OutgoingMail.kind == CALENDAR,
+                                                     OutgoingMail.meeting_id == meeting.id,
+                                                     OutgoingMail.calendar_method == "REQUEST",
+                                                     OutgoingMail.state == MailState.SENT)))
+        ).all()
+        recipients = sorted({*wanting, *((member_id, email) for member_id, email in holding)})
         queued += _queue(meeting, recipients, "CANCEL" if meeting.is_cancelled else "REQUEST")
     return queued
 
@@ -98,7 +116,7 @@ def queue_answer_updates(meeting: Meeting, members: list[Member]) -> list[Outgoi
     stands (a seat given from the waitlist, a yes the rules did not take): the same SEQUENCE, a newer DTSTAMP.
     One already on its way is written when sent, so it shows the answer then: none is added."""
     ids = [member.id for member in members]
-    if not ids or meeting.is_cancelled:
+    if not ids or meeting.is_cancelled or not invites_enabled():
         return []
     invited = set(db.session.scalars(select(OutgoingMail.member_id).where(
         OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting.id, OutgoingMail.calendar_method == "REQUEST",
@@ -131,15 +149,21 @@ def calendar_message(queued: OutgoingMail) -> object:
                              reply_to=replies.reply_address(member.id, meeting.id))
     ics = ical.invite(meeting, group_identity(), url, attendee, topics, utcnow())
     when = format_when(meeting.starts_at)
-    if queued.calendar_method == "CANCEL":
-        subject = f"Cancelled: breakfast on {when}"
-    elif queued.calendar_sequence > 0:
-        subject = f"Updated: breakfast on {when}"
-    else:
-        subject = f"Breakfast on {when}"
+    # What this member's calendar holds already: nothing (an invite), an older version (an update), or this
+    # one (only their answer changed: a seat from the waitlist, a yes the rules did not take).
+    held = db.session.scalar(select(func.max(OutgoingMail.calendar_sequence)).where(
+        OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting.id, OutgoingMail.member_id == member.id,
+        OutgoingMail.calendar_method == "REQUEST", OutgoingMail.state == MailState.SENT,
+        OutgoingMail.id != queued.id))
+    kind = ("cancelled" if queued.calendar_method == "CANCEL" else "invite" if held is None
+            else "answer" if held >= meeting.sequence else "updated")
+    subject = {"cancelled": f"Cancelled: breakfast on {when}", "invite": f"Breakfast on {when}",
+               "updated": f"Updated: breakfast on {when}", "answer": f"Your answer: breakfast on {when}"}[kind]
     return mail.compose_calendar_message(member.email, subject, ics, queued.calendar_method, member=member,
-                                         meeting=meeting, link=url, topics=topics,
-                                         updated=queued.calendar_sequence > 0,
+                                         meeting=meeting, link=url, topics=topics, updated=kind == "updated",
+                                         answer_update=kind == "answer",
+                                         standing=standing.answer if standing else None,
+                                         position=attendee.waitlist_position,
                                          answers_in_calendar=attendee.reply_to is not None)
 
 

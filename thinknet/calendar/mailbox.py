@@ -28,6 +28,7 @@ from thinknet.extensions import db
 log = logging.getLogger(__name__)
 
 KEPT_FOLDER_ON_DISK = "kept-mail"  # in the instance folder: messages piped in and kept aside
+KEPT_BYTES = 256 * 1024  # of each, enough to see what it was; the rest is cut (a reply is a few kilobytes)
 
 
 class MailboxNotConfigured(RuntimeError):
@@ -49,7 +50,8 @@ def take(raw: bytes) -> replies.Outcome:
 
 
 def keep_on_disk(raw: bytes) -> Path:
-    """A piped message kept aside: written under the instance folder, readable by the site's user only."""
+    """A piped message kept aside: written under the instance folder, readable by the site's user only, its
+    first 256 KB (the rest of a huge message is cut)."""
     import hashlib
     from datetime import datetime, timezone
 
@@ -58,7 +60,7 @@ def keep_on_disk(raw: bytes) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = folder / f"{stamp}-{hashlib.sha256(raw).hexdigest()[:16]}.eml"
     path.touch(mode=0o600)
-    path.write_bytes(raw)
+    path.write_bytes(raw[:KEPT_BYTES])
     return path
 
 

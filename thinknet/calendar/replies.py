@@ -21,16 +21,18 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.message import Message
+from email.utils import getaddresses
 
 from flask import current_app
 from icalendar import Calendar
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from thinknet import mail
+from thinknet.database import lock_name
 from thinknet.extensions import db
-from thinknet.models import CalendarReply, Meeting, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
+from thinknet.models import CalendarReply, CalendarReplyNotice, Meeting, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
 from thinknet.routing import MAX_ID
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 ANSWERS = {"ACCEPTED": RsvpAnswer.YES, "TENTATIVE": RsvpAnswer.MAYBE, "DECLINED": RsvpAnswer.NO}
 MAC_HEX = 20  # 80 bits, in lower-case hex: mail servers may fold an address's case
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+MAX_HEADER_CHARACTERS = 2000
 # Where a message says whom it was delivered to: the envelope's recipient first, then the headers people see.
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
 
@@ -102,14 +105,14 @@ def _kept(detail: str, **known: object) -> Outcome:
     return Outcome("kept", detail, **known)  # type: ignore[arg-type]
 
 
-def message_key(raw: bytes, message: EmailMessage | None) -> str:
-    message_id = (message.get("Message-ID", "") if message is not None else "").strip()
+def message_key(raw: bytes, message: Message | None) -> str:
+    message_id = str(message.get("Message-ID", "") if message is not None else "").strip()
     if message_id and len(message_id) <= 240 and message_id.isprintable():
         return f"id:{message_id}"
     return f"sha256:{hashlib.sha256(raw).hexdigest()}"
 
 
-def _calendar_parts(message: EmailMessage) -> list[Calendar]:
+def _calendar_parts(message: Message) -> list[Calendar]:
     """Every text/calendar or .ics part that parses; Outlook sends the reply as the body, Gmail and Apple as a
     part among others."""
     found = []
@@ -156,7 +159,8 @@ def _reply_in(calendars: list[Calendar]) -> Reply | str:
     if len(attendees) != 1:
         return "a reply must carry exactly one attendee"
     attendee = attendees[0]
-    partstat = str(attendee.params.get("PARTSTAT", "")).upper()
+    # Only letters and hyphens: the value is logged, shown to organizers and printed by the pipe.
+    partstat = re.sub(r"[^A-Z-]", "", str(attendee.params.get("PARTSTAT", "")).upper())[:20]
     sequence = event.get("SEQUENCE")
     stamp = event.get("DTSTAMP")
     stamp_value = stamp.dt if stamp is not None and isinstance(getattr(stamp, "dt", None), datetime) else None
@@ -171,13 +175,34 @@ def _mailto(value: str) -> str:
     return value[7:].strip() if value.lower().startswith("mailto:") else value.strip()
 
 
-def _recipients(message: EmailMessage, reply: Reply) -> list[str]:
-    addresses = [address for header in RECIPIENT_HEADERS for _, address in getaddresses(message.get_all(header, []))]
-    return [*addresses, reply.organizer]
+def addresses_in(message: Message, *headers: str) -> list[str]:
+    """The addresses in these headers; a header that is too long or cannot be read (a hostile one) gives none."""
+    found = []
+    for header in headers:
+        for value in message.get_all(header, []):
+            value = str(value)
+            if len(value) > MAX_HEADER_CHARACTERS:
+                continue
+            try:
+                found += [address.strip() for _, address in getaddresses([value]) if "@" in address]
+            except Exception:  # noqa: BLE001 - the email package's parser on hostile input (deep nesting, ...)
+                continue
+    return found
+
+
+def _recipients(message: Message, reply: Reply) -> list[str]:
+    return [*addresses_in(message, *RECIPIENT_HEADERS), reply.organizer]
+
+
+def _is_ours(address: str) -> bool:
+    """The group's reply address, or a sub-address of it."""
+    own_local, _, own_domain = current_app.config["REPLY_ADDRESS"].lower().rpartition("@")
+    local, _, domain = address.strip().lower().rpartition("@")
+    return domain == own_domain and local.partition("+")[0] == own_local
 
 
 def _dkim_domains(raw: bytes) -> list[str]:
-    """The domains whose DKIM signature over the From header verifies."""
+    """The domains whose DKIM signature over the From and To headers verifies."""
     import dkim
 
     dnsfunc = current_app.config.get("DKIM_DNSFUNC") or dkim.dnsplug.get_txt
@@ -189,7 +214,7 @@ def _dkim_domains(raw: bytes) -> list[str]:
     domains = []
     for index in range(min(count, 5)):
         try:
-            if checker.verify(idx=index, dnsfunc=dnsfunc) and b"from" in checker.include_headers:
+            if checker.verify(idx=index, dnsfunc=dnsfunc) and {b"from", b"to"} <= set(checker.include_headers):
                 domains.append(checker.domain.decode("ascii").lower())
         except Exception:  # noqa: BLE001 - a signature that cannot be checked does not count
             continue
@@ -200,7 +225,7 @@ def _aligned(domain: str, signer: str) -> bool:
     return domain == signer or domain.endswith("." + signer)
 
 
-def _authenticate(raw: bytes, message: EmailMessage, reply: Reply, meeting: Meeting) -> tuple[Member, str] | str:
+def _authenticate(raw: bytes, message: Message, reply: Reply, meeting: Meeting) -> tuple[Member, str] | str:
     """The member the reply comes from and how that is known, or why it is not."""
     for address in _recipients(message, reply):
         token = _token_in(address) if address else None
@@ -213,12 +238,17 @@ def _authenticate(raw: bytes, message: EmailMessage, reply: Reply, meeting: Meet
         if member is None:
             return "the reply address names no member"
         if member.email.lower() != reply.attendee.lower():
+            _tell_once(member, meeting, "another_address", reply.partstat, address=reply.attendee)
             return f"the attendee is not the member this invite was sent to ({member.id})"
         return member, "address"
     if current_app.config["REPLY_DKIM"]:
-        sender = parseaddr(message.get("From", ""))[1].lower()
+        senders = addresses_in(message, "From")
         attendee = reply.attendee.lower()
-        if sender and sender == attendee:
+        # Signed by the attendee's domain, from the attendee, and sent to this group (an answer to another
+        # organizer's invite that reuses a UID is not an answer to ours).
+        to_us = any(_is_ours(address) for address in addresses_in(message, "To")) and (
+            not reply.organizer or _is_ours(reply.organizer))
+        if len(senders) == 1 and senders[0].lower() == attendee and to_us:
             domain = attendee.rpartition("@")[2]
             if any(_aligned(domain, signer) for signer in _dkim_domains(raw)):
                 member = db.session.scalar(select(Member).where(func.lower(Member.email) == attendee))
@@ -230,12 +260,12 @@ def _authenticate(raw: bytes, message: EmailMessage, reply: Reply, meeting: Meet
 
 
 def receive(raw: bytes) -> Outcome:
-    """Reads one message and applies the answer it carries, or records why not. Raises only when the database
-    cannot be written (the caller leaves the message to be read again)."""
+    """Reads one message and applies the answer it carries, or records why not. Raises only on a database
+    error (the caller leaves the message to be read again); anything else about the message sets it aside."""
     if len(raw) > MAX_MESSAGE_BYTES:
         return _record(message_key(raw, None), _kept("too large to be a calendar reply"))
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)  # headers as written: parsed here
         key = message_key(raw, message)
     except Exception:  # noqa: BLE001 - a message that cannot be read at all is kept aside
         return _record(message_key(raw, None), _kept("the message cannot be read"))
@@ -244,63 +274,117 @@ def receive(raw: bytes) -> Outcome:
         return Outcome("unchanged", "this message was read before", seen.member_id, seen.meeting_id, seen.partstat,
                        seen.authenticated_by)
     try:
+        return _record(key, _read(raw, message), _stamp_of(message))
+    except SQLAlchemyError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever else a hostile message does, it is set aside
+        log.warning("calendar reply could not be read: %s", type(error).__name__)
+        db.session.rollback()  # nothing it did stands; the record below is a transaction of its own
+        return _record(key, _kept(f"the message cannot be read ({type(error).__name__})"))
+
+
+def _stamp_of(message: Message) -> datetime | None:
+    try:
+        reply = _reply_in(_calendar_parts(message))
+    except Exception:  # noqa: BLE001 - already read once; a second reading that fails adds nothing
+        return None
+    return None if isinstance(reply, str) else reply.stamp
+
+
+def _read(raw: bytes, message: Message) -> Outcome:
+    try:
         reply = _reply_in(_calendar_parts(message))
     except Exception as error:  # noqa: BLE001 - a malformed calendar is kept aside, never fatal
         reply = f"the calendar cannot be read ({type(error).__name__})"
     if isinstance(reply, str):
-        return _record(key, _kept(reply))
+        return _kept(reply)
     meeting = db.session.scalar(select(Meeting).where(Meeting.calendar_uid == reply.uid[:100]))
     if meeting is None:
-        return _record(key, _kept("no session has this UID", partstat=reply.partstat))
+        return _kept("no session has this UID", partstat=reply.partstat)
     known = {"meeting_id": meeting.id, "partstat": reply.partstat}
     if meeting.starts_at <= utcnow():
-        return _record(key, _kept("the session has already started", **known))
+        return _kept("the session has already started", **known)
+    if meeting.is_cancelled:
+        return _kept("the session is cancelled (their calendar was sent the cancellation)", **known)
     who = _authenticate(raw, message, reply, meeting)
     if isinstance(who, str):
-        return _record(key, _kept(who, **known))
+        return _kept(who, **known)
     member, method = who
     known |= {"member_id": member.id, "authenticated_by": method}
     answer = ANSWERS.get(reply.partstat)
     if answer is None:
-        return _record(key, _kept(f"{reply.partstat or 'no PARTSTAT'} is not an answer", **known))
+        return _kept(f"{reply.partstat or 'no PARTSTAT'} is not an answer", **known)
     if member.status != MemberStatus.ACTIVE:
-        return _record(key, _kept(f"the member is {member.status.value}", **known))
-    return _record(key, _apply(member, meeting, reply, answer, known))
+        return _kept(f"the member is {member.status.value}", **known)
+    return _apply(member, meeting, reply, answer, known)
 
 
 def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, known: dict) -> Outcome:
+    from thinknet.meetings.queries import lock_meeting
     from thinknet.meetings.rsvps import RsvpRefused, set_rsvp
 
+    # One reply for a member and session at a time, read in order: the rest waits for this lock.
+    lock_meeting(meeting.id)
     if reply.sequence is not None and reply.sequence < meeting.sequence and answer != RsvpAnswer.NO:
-        # A yes to the old time is not a yes to the new one; the update they were sent asks again.
+        # A yes to the old time is not a yes to the new one: they are asked again, with the session as it is.
+        _tell_once(member, meeting, f"outdated-{meeting.sequence}", reply.partstat, old_version=True)
         return Outcome("unchanged", f"answers version {reply.sequence} of the session; it is now at "
                        f"{meeting.sequence}", **known)
-    current = db.session.scalar(select(Rsvp).where(Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id))
-    if current is not None and reply.stamp is not None and reply.stamp < current.answered_at:
+    newer = _newest_answer_time(member, meeting)
+    if newer is not None and reply.stamp is not None and reply.stamp < newer:
         return Outcome("unchanged", "the member has answered since this reply was written", **known)
+    current = db.session.scalar(select(Rsvp).where(Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id))
+    before = (current.answer, current.waitlisted) if current is not None else None
     try:
         change = set_rsvp(member, meeting.id, answer)
     except RsvpRefused as refused:
-        _tell_outcome(member, meeting, answer, str(refused))
+        _tell_once(member, meeting, "refused", reply.partstat, refusal=str(refused))
         return Outcome("refused", str(refused)[:300], **known)
     if change.rsvp.waitlisted:
-        _tell_outcome(member, meeting, answer, None)
+        if before != (RsvpAnswer.YES, True):  # told when they join the line, not at every repeat
+            _tell_once(member, meeting, "waitlisted", reply.partstat)
         return Outcome("applied", "waitlisted", **known)
     return Outcome("applied", "", **known)
 
 
-def _tell_outcome(member: Member, meeting: Meeting, pressed: RsvpAnswer, refusal: str | None) -> None:
-    """When what they pressed is not what stands (the seats were taken, RSVPs had closed): an email saying so,
-    and their invite again showing the truth."""
+def _newest_answer_time(member: Member, meeting: Meeting) -> datetime | None:
+    """When the member's answer as it stands was written: by their calendar (the DTSTAMP of the reply applied
+    last), or on the site (the answer's own time, if later than that reply was read)."""
+    latest = db.session.execute(
+        select(CalendarReply.written_at, CalendarReply.received_at)
+        .where(CalendarReply.member_id == member.id, CalendarReply.meeting_id == meeting.id,
+               CalendarReply.outcome == "applied")
+        .order_by(CalendarReply.received_at.desc(), CalendarReply.id.desc()).limit(1)).first()
+    answered_at = db.session.scalar(select(Rsvp.answered_at).where(Rsvp.meeting_id == meeting.id,
+                                                                   Rsvp.member_id == member.id))
+    if latest is None:
+        return answered_at
+    written_at, read_at = latest
+    if answered_at is not None and answered_at > read_at:
+        return answered_at  # answered on the site since the last reply was read
+    return written_at
+
+
+def _tell_once(member: Member, meeting: Meeting, what: str, partstat: str, **about: object) -> None:
+    """When what they pressed is not what stands (the seats were taken, RSVPs had closed, the session moved, it
+    came from another address): an email saying so, and their invite again showing the truth. Once for each
+    thing: a calendar that answers every update by itself does not start a loop."""
     from thinknet.calendar import itip
     from thinknet.meetings.rsvps import turnout
 
+    lock_name(f"calendar-reply-told:{member.id}:{meeting.id}")
+    told = CalendarReplyNotice(member_id=member.id, meeting_id=meeting.id, what=what[:40])
+    if db.session.scalar(select(CalendarReplyNotice.id).where(
+            CalendarReplyNotice.member_id == member.id, CalendarReplyNotice.meeting_id == meeting.id,
+            CalendarReplyNotice.what == told.what)) is not None:
+        return
+    db.session.add(told)
     seen = turnout(meeting)
     standing = seen.answer_of(member)
     mail.queue(member.email, f"Your answer for breakfast on {_when(meeting)}", "calendar_reply_outcome",
-               member=member, meeting=meeting, pressed=pressed, refusal=refusal,
+               member=member, meeting=meeting, pressed=ANSWERS.get(partstat), what=what,
                answer=standing.answer if standing else None, position=seen.waitlist_position(member),
-               link=itip.meeting_url(meeting))
+               link=itip.meeting_url(meeting), **about)
     itip.queue_answer_updates(meeting, [member])
 
 
@@ -332,10 +416,11 @@ def recent_replies(limit: int = 20) -> list[ReplyLine]:
     return [ReplyLine(*row) for row in rows]
 
 
-def _record(key: str, outcome: Outcome) -> Outcome:
+def _record(key: str, outcome: Outcome, written_at: datetime | None = None) -> Outcome:
     db.session.add(CalendarReply(message_key=key, member_id=outcome.member_id, meeting_id=outcome.meeting_id,
                                  partstat=outcome.partstat[:20], outcome=outcome.outcome,
-                                 detail=outcome.detail[:300], authenticated_by=outcome.authenticated_by))
+                                 detail=outcome.detail[:300], authenticated_by=outcome.authenticated_by,
+                                 written_at=written_at))
     db.session.flush()
     (log.warning if outcome.kept else log.info)(
         "calendar reply %s: %s%s (member %s, session %s)", outcome.outcome, outcome.partstat or "-",

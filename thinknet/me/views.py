@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from flask import Blueprint, Response, flash, session, url_for
+from flask import Blueprint, Response, current_app, flash, session, url_for
 from flask_login import current_user, logout_user
 
 from thinknet.access import resubmittable
@@ -33,7 +33,7 @@ def render_page(status: int = 200, **forms: Any) -> Response:
     forms.setdefault("leave_form", LeaveForm(formdata=None))
     forms.setdefault("delete_form", DeleteAccountForm(formdata=None))
     chosen = (current_user.wants_calendar_updates, current_user.wants_calendar_feed)
-    forms.setdefault("calendar_form", CalendarChoiceForm(
+    forms.setdefault("calendar_form", calendar_form(
         formdata=None, calendar=next(name for name, pair in CALENDAR_CHOICES.items() if pair == chosen)))
     feed_url = url_for("calendar.subscription", token=feed.feed_token(current_user), _external=True)
     forms["feed_url"] = feed_url
@@ -107,9 +107,19 @@ def standing() -> Response:
     return render_page(422, standing_form=form)
 
 
+def calendar_form(**values: Any) -> CalendarChoiceForm:
+    """The calendar choice; where the site sends no invites, the feed or nothing."""
+    form = CalendarChoiceForm(**values)
+    if not current_app.config["CALENDAR_INVITES"]:
+        form.calendar.choices = [choice for choice in form.calendar.choices if choice.value in ("feed", "none")]
+        if form.calendar.data in ("invites", "both"):
+            form.calendar.data = "feed" if current_user.wants_calendar_feed else "none"
+    return form
+
+
 @bp.route("/calendar", methods=["POST"])
 def calendar_choice() -> Response:
-    form = CalendarChoiceForm()
+    form = calendar_form()
     if form.validate_on_submit():
         current_user.wants_calendar_updates, current_user.wants_calendar_feed = CALENDAR_CHOICES[form.calendar.data]
         flash("Your calendar choice is saved.", "success")

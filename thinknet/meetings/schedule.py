@@ -24,6 +24,7 @@ from thinknet.models import (
 )
 from thinknet.meetings.queries import WEEKS_AHEAD, lock_meeting
 from thinknet.meetings.rsvps import apply_standing_answers, fill_seats, confirmed_count
+from thinknet.templating import format_when
 
 
 def series_times(series: Series, day: date) -> tuple[datetime, datetime]:
@@ -117,6 +118,17 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
     else:
         following = [m for m in _upcoming_series_meetings(series, now) if _follows_series(m, series)]
     values = replace(values, timezone=settings.timezone)
+    # A session with a seat limit of its own keeps it; the others take the series' new one, which must leave a
+    # seat for everyone already confirmed (as for one session: `update_meeting`).
+    old_seat_limit = series.seat_limit
+    taking_limit = [meeting for meeting in following if meeting.seat_limit == old_seat_limit]
+    if values.seat_limit is not None:
+        for meeting in taking_limit:
+            confirmed = confirmed_count(meeting)
+            if confirmed > values.seat_limit:
+                raise MeetingChangeRefused(
+                    f"{confirmed} members already have a seat on {format_when(meeting.starts_at)}; set at least "
+                    f"{confirmed} seats, or ask some to step back first.")
     old_weekday = series.weekday
     for name, value in vars(values).items():
         setattr(series, name, value.strip() if isinstance(value, str) else value)
@@ -126,7 +138,8 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
     for meeting in following:
         starts_at, ends_at = series_times(series, meeting.series_date)
         if starts_at > now:  # this week's new day may have passed: its session then stays as it was
-            _change_meeting(meeting, starts_at, ends_at, series.venue_name, series.venue_address, series.seat_limit)
+            seat_limit = series.seat_limit if meeting in taking_limit else meeting.seat_limit
+            _change_meeting(meeting, starts_at, ends_at, series.venue_name, series.venue_address, seat_limit)
     created = schedule_ahead(series, today)
     updates = _update_calendars(following)
     record(organizer, "series.saved", target=series, weekday=series.weekday, start=str(series.start_time),
@@ -154,15 +167,17 @@ def change_time_zone(organizer: Member, zone: str) -> list[OutgoingMail]:
     for series in db.session.scalars(select(Series)):
         series.timezone = zone
     moved = []
-    for meeting in db.session.scalars(select(Meeting).where(Meeting.starts_at > utcnow(),
-                                                            Meeting.state == MeetingState.SCHEDULED)):
+    for meeting in db.session.scalars(select(Meeting).where(Meeting.starts_at > utcnow())):
         local = meeting.starts_at.astimezone(ZoneInfo(old))
         minutes = int((meeting.ends_at - meeting.starts_at).total_seconds() // 60)
         starts_at, ends_at = local_times(local.date(), local.time(), minutes, zone)
-        if starts_at > utcnow():
-            _change_meeting(meeting, starts_at, ends_at, meeting.venue_name, meeting.venue_address,
-                            meeting.seat_limit)
-            moved.append(meeting)
+        if starts_at <= utcnow():
+            continue
+        if meeting.is_cancelled:  # still shown as cancelled at its own time; calendars have its cancellation
+            meeting.starts_at, meeting.ends_at = starts_at, ends_at
+            continue
+        _change_meeting(meeting, starts_at, ends_at, meeting.venue_name, meeting.venue_address, meeting.seat_limit)
+        moved.append(meeting)
     db.session.flush()
     updates = _update_calendars(moved)
     record(organizer, "timezone.changed", target=settings, old=old, new=zone, sessions=len(moved),
