@@ -559,7 +559,7 @@ def test_a_hostile_address_header_never_crashes_the_reader(reply_app, people, se
     result = runner_for(reply_app).invoke(args=["receive-mail"], input=poisoned)
     assert result.exit_code == 0 and result.exception is None, result.output
     # the member's own reply address is still in To: the answer stands, whatever else the headers hold
-    assert "Calendar reply applied" in result.output or "Kept aside" in result.output
+    assert "Calendar reply applied" in result.output
 
 
 def test_a_hostile_message_in_the_mailbox_does_not_hold_up_the_answers_behind_it(make_app, people, session_id,

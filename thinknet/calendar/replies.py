@@ -333,16 +333,13 @@ def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, k
     newer = _newest_answer_time(member, meeting)
     if newer is not None and reply.stamp is not None and reply.stamp < newer:
         return Outcome("unchanged", "the member has answered since this reply was written", **known)
-    current = db.session.scalar(select(Rsvp).where(Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id))
-    before = (current.answer, current.waitlisted) if current is not None else None
     try:
         change = set_rsvp(member, meeting.id, answer)
     except RsvpRefused as refused:
         _tell_once(member, meeting, "refused", reply.partstat, refusal=str(refused))
         return Outcome("refused", str(refused)[:300], **known)
     if change.rsvp.waitlisted:
-        if before != (RsvpAnswer.YES, True):  # told when they join the line, not at every repeat
-            _tell_once(member, meeting, "waitlisted", reply.partstat)
+        _tell_once(member, meeting, "waitlisted", reply.partstat)
         return Outcome("applied", "waitlisted", **known)
     return Outcome("applied", "", **known)
 
