@@ -707,3 +707,13 @@ def test_receive_mail_asks_to_try_again_when_the_database_is_behind_the_code(tmp
                             capture_output=True, timeout=60)
     assert result.returncode == 75, result.stderr.decode()
     assert b"Traceback" not in result.stderr
+
+
+def test_the_other_address_is_named_to_the_member_only_when_it_is_a_plain_address(reply_app, people, session_id):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    before = len(sent_mail(reply_app))
+    take(reply_app, reply_shapes.gmail(invite, "Visit https://evil.example/login now", ada.name, "ACCEPTED",
+                                       later()))
+    [told] = [m for m in sent_mail(reply_app)[before:] if "another address" in body_text(m)]
+    assert "evil.example" not in body_text(told) and "not a plain email address" in body_text(told)

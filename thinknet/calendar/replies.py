@@ -194,6 +194,13 @@ def _recipients(message: Message, reply: Reply) -> list[str]:
     return [*addresses_in(message, *RECIPIENT_HEADERS), reply.organizer]
 
 
+def plain_address(text: str) -> str:
+    """An address as it may appear in an email to a member: a plain one, or words saying it was not."""
+    if re.fullmatch(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}", text):
+        return text
+    return "an address that is not a plain email address"
+
+
 def _is_ours(address: str) -> bool:
     """The group's reply address, or a sub-address of it."""
     own_local, _, own_domain = current_app.config["REPLY_ADDRESS"].lower().rpartition("@")
@@ -238,7 +245,7 @@ def _authenticate(raw: bytes, message: Message, reply: Reply, meeting: Meeting) 
         if member is None:
             return "the reply address names no member"
         if member.email.lower() != reply.attendee.lower():
-            _tell_once(member, meeting, "another_address", reply.partstat, address=reply.attendee)
+            _tell_once(member, meeting, "another_address", reply.partstat, address=plain_address(reply.attendee))
             return f"the attendee is not the member this invite was sent to ({member.id})"
         return member, "address"
     if current_app.config["REPLY_DKIM"]:
