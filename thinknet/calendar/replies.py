@@ -95,6 +95,7 @@ class Outcome:
     meeting_id: int | None = None
     partstat: str = ""
     authenticated_by: str = ""
+    written_at: datetime | None = None  # the reply's DTSTAMP: when the member pressed it
 
     @property
     def kept(self) -> bool:
@@ -279,23 +280,15 @@ def receive(raw: bytes) -> Outcome:
     seen = db.session.scalar(select(CalendarReply).where(CalendarReply.message_key == key))
     if seen is not None:
         return Outcome("unchanged", "this message was read before", seen.member_id, seen.meeting_id, seen.partstat,
-                       seen.authenticated_by)
+                       seen.authenticated_by, seen.written_at)
     try:
-        return _record(key, _read(raw, message), _stamp_of(message))
+        return _record(key, _read(raw, message))
     except SQLAlchemyError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever else a hostile message does, it is set aside
         log.warning("calendar reply could not be read: %s", type(error).__name__)
         db.session.rollback()  # nothing it did stands; the record below is a transaction of its own
         return _record(key, _kept(f"the message cannot be read ({type(error).__name__})"))
-
-
-def _stamp_of(message: Message) -> datetime | None:
-    try:
-        reply = _reply_in(_calendar_parts(message))
-    except Exception:  # noqa: BLE001 - already read once; a second reading that fails adds nothing
-        return None
-    return None if isinstance(reply, str) else reply.stamp
 
 
 def _read(raw: bytes, message: Message) -> Outcome:
@@ -307,8 +300,8 @@ def _read(raw: bytes, message: Message) -> Outcome:
         return _kept(reply)
     meeting = db.session.scalar(select(Meeting).where(Meeting.calendar_uid == reply.uid[:100]))
     if meeting is None:
-        return _kept("no session has this UID", partstat=reply.partstat)
-    known = {"meeting_id": meeting.id, "partstat": reply.partstat}
+        return _kept("no session has this UID", partstat=reply.partstat, written_at=reply.stamp)
+    known = {"meeting_id": meeting.id, "partstat": reply.partstat, "written_at": reply.stamp}
     if meeting.starts_at <= utcnow():
         return _kept("the session has already started", **known)
     if meeting.is_cancelled:
@@ -420,11 +413,11 @@ def recent_replies(limit: int = 20) -> list[ReplyLine]:
     return [ReplyLine(*row) for row in rows]
 
 
-def _record(key: str, outcome: Outcome, written_at: datetime | None = None) -> Outcome:
+def _record(key: str, outcome: Outcome) -> Outcome:
     db.session.add(CalendarReply(message_key=key, member_id=outcome.member_id, meeting_id=outcome.meeting_id,
                                  partstat=outcome.partstat[:20], outcome=outcome.outcome,
                                  detail=outcome.detail[:300], authenticated_by=outcome.authenticated_by,
-                                 written_at=written_at))
+                                 written_at=outcome.written_at))
     db.session.flush()
     (log.warning if outcome.kept else log.info)(
         "calendar reply %s: %s%s (member %s, session %s)", outcome.outcome, outcome.partstat or "-",
