@@ -4,7 +4,7 @@ group has one time zone that every page, email and calendar uses."""
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -301,3 +301,16 @@ def test_a_cancelled_session_keeps_its_local_time_when_the_zone_changes(app, set
         db.session.commit()
         assert db.session.get(Meeting, meeting.id).starts_at.astimezone(ZoneInfo("Europe/Dublin")).time() == \
             time(6, 30)
+
+
+def test_a_one_off_added_before_the_series_keeps_its_local_time_when_the_series_names_the_zone(app, client, login,
+                                                                                            organizer):
+    login(organizer)
+    day = (utcnow() + timedelta(days=10)).date()
+    response = post(client, "/admin/meetings", day=day.isoformat(), start_time="06:30", duration_minutes="60",
+                    venue_name="Pop-up", venue_address="", seat_limit="")
+    assert response.status_code == 303
+    assert post(client, "/admin/series", **series_form()).status_code == 303
+    with app.app_context():
+        one_off = db.session.scalar(select(Meeting).where(Meeting.venue_name == "Pop-up"))
+        assert one_off.starts_at.astimezone(NEW_YORK).time() == time(6, 30)

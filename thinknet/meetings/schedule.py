@@ -4,8 +4,8 @@ cancelling or adding a session. Flush, never commit.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -111,10 +111,11 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
                                .execution_options(populate_existing=True))
     now = utcnow()
     if series is None:
+        following: list[Meeting] = []
+        # Asked once, here: the group's zone from now on (a one-off session added before keeps its local time).
+        change_time_zone(organizer, values.timezone)
         series = Series(active=True)
         db.session.add(series)
-        following: list[Meeting] = []
-        settings.timezone = values.timezone  # asked once, here: the group's zone from now on
     else:
         following = [m for m in _upcoming_series_meetings(series, now) if _follows_series(m, series)]
     values = replace(values, timezone=settings.timezone)
