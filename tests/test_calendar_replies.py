@@ -17,7 +17,17 @@ from ical_checks import check_ics
 from thinknet import outbox
 from thinknet.calendar import itip, mailbox, replies
 from thinknet.extensions import db
-from thinknet.models import CalendarReply, Meeting, MeetingState, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
+from thinknet.models import (
+    CalendarReply,
+    Meeting,
+    MeetingState,
+    Member,
+    MemberStatus,
+    OutgoingMail,
+    Rsvp,
+    RsvpAnswer,
+    utcnow,
+)
 
 REPLY_ADDRESS = "breakfast@example.org"
 
@@ -452,7 +462,11 @@ def test_with_dkim_on_a_forgery_is_kept_aside(make_app, make_member, make_meetin
 @pytest.mark.parametrize("reply_address, problem", [
     (None, "THINKNET_REPLY_ADDRESS is not set"),
     ("no-reply@localhost", "no calendar can send to"),
-    ("breakfast@localhost.", "no calendar can send to"),
+    ("breakfast@localhost.", "plain address"),
+    ("breakfast@example.org.", "plain address"),
+    ("breakfast@@example.org", "plain address"),
+    ("breakfast@mail.lan", "no calendar can send to"),
+    ("breakfast@home.arpa", "no calendar can send to"),
     ("breakfast@127.0.0.1", "no calendar can send to"),
     ("breakfast@[127.0.0.1]", "no calendar can send to"),
     ("breakfast@mail.local", "no calendar can send to"),
@@ -717,3 +731,145 @@ def test_the_other_address_is_named_to_the_member_only_when_it_is_a_plain_addres
                                        later()))
     [told] = [m for m in sent_mail(reply_app)[before:] if "another address" in body_text(m)]
     assert "evil.example" not in body_text(told) and "not a plain email address" in body_text(told)
+
+
+
+def test_production_refuses_replies_nothing_could_authenticate(tmp_path, monkeypatch, capsys):
+    from thinknet import production_app
+
+    for key, value in {"THINKNET_PRODUCTION": "true", "THINKNET_BASE_URL": "https://breakfast.example.org",
+                       "THINKNET_INSTANCE_PATH": str(tmp_path / "instance"),
+                       "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite'}",
+                       "THINKNET_REPLY_ADDRESS": REPLY_ADDRESS, "THINKNET_REPLY_SUBADDRESS": "false"}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as stopped:
+        production_app()
+    assert stopped.value.code == 3 and "THINKNET_REPLY_DKIM" in capsys.readouterr().err
+    monkeypatch.setenv("THINKNET_REPLY_DKIM", "true")
+    assert production_app().config["REPLY_DKIM"] is True
+
+
+def test_a_command_refused_by_its_settings_says_so_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite'}",
+           "THINKNET_INSTANCE_PATH": str(tmp_path / "instance"), "THINKNET_REPLY_ADDRESS": "Breakfast <b@x.org>"}
+    thinknet = os.path.join(os.path.dirname(sys.executable), "thinknet")
+    for command, code in (("receive-mail", 75), ("fetch-replies", 3)):
+        result = subprocess.run([thinknet, command], input=b"", env=env, capture_output=True, timeout=60)
+        said = result.stderr.decode()
+        assert result.returncode == code and "Traceback" not in said and len(said.strip().splitlines()) == 1, said
+        assert "plain address" in said
+    env.pop("THINKNET_REPLY_ADDRESS")
+    result = subprocess.run([thinknet, "receive-mail"], input=b"From: a@b.example\r\n\r\nhi\r\n", env=env,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 75 and b"THINKNET_REPLY_ADDRESS is not set" in result.stderr
+
+
+def test_a_nul_in_a_strangers_calendar_is_set_aside_and_the_answers_behind_it_are_read(make_app, people,
+                                                                                       session_id, dovecot,
+                                                                                       runner_for):
+    """PostgreSQL will not store a NUL byte: the message must not stop the reader on it."""
+    app = make_app(REPLY_ADDRESS=REPLY_ADDRESS, **dovecot.config())
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(app, session_id)[ada.email])
+    dovecot.deliver(reply_shapes.outlook({**invite, "uid": "abc\x00def@thinknet"}, "x@y.example", "X",
+                                         "ACCEPTED", later()))
+    dovecot.deliver(reply_shapes.gmail({**invite, "organizer": invite["organizer"]}, ada.email, ada.name,
+                                       "DECLINED", later(), mangle=lambda text: text.replace(
+                                           "SUMMARY:", "X-NOTE:a\x00b\r\nSUMMARY:")))
+    dovecot.deliver(reply_shapes.outlook(invite, ada.email, ada.name, "ACCEPTED", later()))
+    result = runner_for(app).invoke(args=["fetch-replies"])
+    assert result.exit_code == 0, result.output
+    assert answer_of(app, ada, session_id) == (RsvpAnswer.YES, False)
+    assert dovecot.folder("INBOX") == []
+
+
+def test_with_dkim_a_second_to_header_added_above_the_signed_one_is_refused(make_app, make_member, make_meeting,
+                                                                           dkim_key):
+    key, records = dkim_key
+    app = dkim_app(make_app, records)
+    nia = make_member(name="Nia Adeyemi", email="nia@gmail.example")
+    meeting_id = make_meeting(days_from_now=3)
+    invite = reply_shapes.invite_facts(send_invites(app, meeting_id)[nia.email])
+    theirs = signed(reply_shapes.outlook(invite, nia.email, nia.name, "DECLINED", later(),
+                                         to="mallory@evil.example"), key)
+    outcome = take(app, b"To: breakfast@example.org\r\n" + theirs)
+    assert outcome.kept and answer_of(app, nia, meeting_id) is None
+
+
+def test_after_a_change_of_answer_the_member_is_told_again(reply_app, people, make_meeting):
+    """Told once per state: a no then a yes again puts them back in line, and their calendar must say so."""
+    ada, ben = people
+    meeting_id = make_meeting(days_from_now=3, seat_limit=1)
+    invites = send_invites(reply_app, meeting_id)
+    with reply_app.app_context():
+        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ben.id, answer=RsvpAnswer.YES))
+        db.session.commit()
+    invite = reply_shapes.invite_facts(invites[ada.email])
+    now = utcnow()
+    before = len(sent_mail(reply_app))
+    for seconds, partstat in ((1, "ACCEPTED"), (2, "ACCEPTED"), (3, "DECLINED"), (4, "ACCEPTED")):
+        take(reply_app, reply_shapes.outlook(invite, ada.email, ada.name, partstat, now + timedelta(seconds=seconds)))
+    told = [m for m in sent_mail(reply_app)[before:] if "waitlist" in body_text(m) and not any(
+        p.get_content_type() == "text/calendar" for p in m.walk())]
+    assert len(told) == 2 and answer_of(reply_app, ada, meeting_id) == (RsvpAnswer.YES, True)
+
+
+def test_a_device_clock_ahead_does_not_silence_later_answers(reply_app, people, session_id):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    take(reply_app, reply_shapes.apple(invite, ada.email, ada.name, "TENTATIVE", utcnow() + timedelta(hours=3)))
+    assert answer_of(reply_app, ada, session_id) == (RsvpAnswer.MAYBE, False)
+    take(reply_app, reply_shapes.gmail(invite, ada.email, ada.name, "DECLINED", utcnow()))
+    assert answer_of(reply_app, ada, session_id) == (RsvpAnswer.NO, False)
+
+
+def test_an_answer_overtaken_by_a_newer_one_shows_the_calendar_what_stands(reply_app, people, session_id, client,
+                                                                           login):
+    """A phone whose clock is behind, or a reply held up for hours: it does not count, and the member's
+    calendar, which shows what they pressed, is shown the truth."""
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    with reply_app.app_context():
+        db.session.add(Rsvp(meeting_id=session_id, member_id=ada.id, answer=RsvpAnswer.NO, answered_at=utcnow()))
+        db.session.commit()
+    before = len(sent_mail(reply_app))
+    outcome = take(reply_app, reply_shapes.gmail(invite, ada.email, ada.name, "ACCEPTED",
+                                                 utcnow() - timedelta(hours=2)))
+    assert outcome.outcome == "unchanged" and answer_of(reply_app, ada, session_id) == (RsvpAnswer.NO, False)
+    told = sent_mail(reply_app)[before:]
+    assert len(told) == 2 and any("written before your latest one" in body_text(m) for m in told)
+
+
+def test_with_invites_off_calendars_that_hold_a_session_still_follow_it_and_nothing_new_goes_out(
+        make_app, people, session_id, make_meeting):
+    ada, ben = people
+    on = make_app(REPLY_ADDRESS=REPLY_ADDRESS)
+    send_invites(on, session_id)
+    later_session = make_meeting(days_from_now=10)
+    off = make_app(REPLY_ADDRESS=REPLY_ADDRESS, CALENDAR_INVITES=False)
+    with off.app_context():
+        moved = db.session.get(Meeting, session_id)
+        moved.starts_at, moved.ends_at, moved.sequence = (moved.starts_at + timedelta(hours=1),
+                                                          moved.ends_at + timedelta(hours=1), moved.sequence + 1)
+        queued = itip.queue_calendar_updates([moved,
+                                              db.session.get(Meeting, later_session)])
+        # the session they hold gets its update; the new one no invite
+        assert {(m.meeting_id, m.recipient) for m in queued} == {(session_id, ada.email), (session_id, ben.email)}
+        db.session.commit()
+
+
+def test_a_first_invite_waiting_when_its_session_is_cancelled_is_not_sent(reply_app, people, session_id):
+    with reply_app.app_context():
+        meeting = db.session.get(Meeting, session_id)
+        itip.queue_calendar_updates([meeting])
+        meeting.state = MeetingState.CANCELLED
+        db.session.commit()
+        before = len(sent_mail(reply_app))
+        outbox.send_due()
+        assert len(sent_mail(reply_app)) == before
+        states = set(db.session.scalars(select(OutgoingMail.error).where(OutgoingMail.meeting_id == session_id)))
+        assert states == {"Not sent: the session was cancelled before its invite went out."}

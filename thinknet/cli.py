@@ -23,8 +23,15 @@ EX_TEMPFAIL = 75  # sysexits.h: the mail server keeps the message and offers it 
 
 def _create_app() -> Flask:
     from thinknet import create_app
+    from thinknet.config import ConfigurationError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError as problem:
+        # One line, as gunicorn says it. A mail server's pipe keeps its message and tries again (75) while the
+        # operator puts the setting right; any other command stops (3).
+        click.echo(f"thinknet: {problem}", err=True)
+        raise SystemExit(EX_TEMPFAIL if "receive-mail" in sys.argv[1:] else 3) from None
 
 
 cli = FlaskGroup(name="thinknet", create_app=_create_app, help="Run and manage a thinknet group.")
@@ -107,18 +114,23 @@ def demo(force: bool, if_empty: bool) -> None:
 @click.command("schedule-ahead")
 @with_appcontext
 def schedule_ahead() -> None:
-    """Keeps the next 8 weeks scheduled, rolls undiscussed topics over and drops old brute-force counters
-    (run it from cron, daily)."""
+    """Keeps the next 8 weeks scheduled, rolls undiscussed topics over and drops old brute-force counters and
+    calendar replies (run it from cron, daily)."""
     from thinknet import throttle
     from thinknet.meetings.queries import WEEKS_AHEAD
     from thinknet.meetings.schedule import active_series
     from thinknet.meetings.schedule import schedule_ahead as schedule
     from thinknet.topics.services import roll_over_past
 
+    from thinknet.calendar.mailbox import prune_kept_on_disk
+    from thinknet.calendar.replies import prune as prune_replies
+
     series = active_series()
     created = schedule(series) if series else []
     rolled = roll_over_past()
     throttle.prune()  # counters past every window are of no more use
+    prune_replies()  # the record of calendar replies, and what was kept aside, for 90 days
+    prune_kept_on_disk()
     db.session.commit()
     if series is None:
         click.echo("No weekly series is set up yet; nothing to schedule.")
@@ -188,8 +200,11 @@ def fetch_replies(idle: bool) -> None:
     (the scheduler, every few minutes; or once with --idle, kept running)."""
     from thinknet.calendar.mailbox import MailboxNotConfigured
     from thinknet.calendar.mailbox import fetch_replies as fetch
+    from thinknet.calendar.replies import replies_configured
     from thinknet.errors import database_unreachable, first_line
 
+    if not replies_configured():
+        raise click.ClickException("THINKNET_REPLY_ADDRESS is not set: invites ask for no replies, and none is read.")
     try:
         tally = fetch(idle=idle)
     except MailboxNotConfigured as problem:
@@ -200,6 +215,10 @@ def fetch_replies(idle: bool) -> None:
         if isinstance(error, DBAPIError) and database_unreachable(error):
             raise click.ClickException(f"database unavailable: {first_line(error)}; the replies wait in the "
                                        "mailbox for the next run") from None
+        if isinstance(error, TimeoutError):
+            security = current_app.config["IMAP_SECURITY"]
+            raise click.ClickException(f"could not read the reply mailbox: the server did not answer in time (is "
+                                       f"THINKNET_IMAP_SECURITY={security} right for its port?)") from None
         if isinstance(error, (OSError, IMAPClientError)):
             raise click.ClickException(f"could not read the reply mailbox: {type(error).__name__}: {error}") from None
         raise
@@ -213,9 +232,13 @@ def receive_mail() -> None:
     reply it carries. A message that is not one is kept aside in the instance folder. Exits 75 (try again
     later) while the database is down, so the mail server keeps the message."""
     from thinknet.calendar.mailbox import keep_on_disk, take
+    from thinknet.calendar.replies import replies_configured
     from thinknet.errors import database_unreachable, first_line
 
     raw = sys.stdin.buffer.read()
+    if not replies_configured():
+        click.echo("THINKNET_REPLY_ADDRESS is not set, so no reply can be read; try again later", err=True)
+        raise SystemExit(EX_TEMPFAIL)
     try:
         outcome = take(raw)
     except DBAPIError as error:
@@ -225,10 +248,10 @@ def receive_mail() -> None:
         click.echo(f"{reason}: {first_line(error)}; try again later", err=True)
         raise SystemExit(EX_TEMPFAIL) from None
     detail = outcome.detail.rstrip(".")
+    outbox.send_due()  # what it caused, a notice to the member included, goes now
     if outcome.kept:
         click.echo(f"Kept aside ({detail}): {keep_on_disk(raw)}")
     else:
-        outbox.send_due()
         click.echo(f"Calendar reply {outcome.outcome}{': ' + detail if detail else ''}.")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -179,7 +180,10 @@ def _settle_base_url(app: Flask) -> None:
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in app.config["TRUSTED_HOSTS"].split(",") if h.strip()]
 
 
-LOCAL_DOMAINS = ("localhost", "localdomain", "local", "invalid", "example", "test")
+PLAIN_ADDRESS = r"[A-Za-z0-9._%'-]{1,64}@([A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*|\[[0-9.:a-fA-F]+\])"
+# Names no calendar on the internet can send to (RFC 2606, RFC 6761, RFC 8375 and common private ones).
+LOCAL_DOMAINS = ("localhost", "localdomain", "local", "invalid", "example", "test", "lan", "internal", "home",
+                 "arpa", "intranet", "corp", "private")
 
 
 def _settle_replies(app: Flask) -> None:
@@ -187,11 +191,11 @@ def _settle_replies(app: Flask) -> None:
     a real one, since every invite asks for an answer there."""
     address = (app.config.get("REPLY_ADDRESS") or "").strip()
     app.config["REPLY_ADDRESS"] = address or None
-    if address:
-        local, at, domain = address.rpartition("@")
-        if not at or not local or not domain or "+" in local or any(c.isspace() or c in "<>\"," for c in address):
-            raise MissingReplyMailbox(f"THINKNET_REPLY_ADDRESS must be a plain address such as "
-                                      f"breakfast@example.org (no name, no +tag), not {address!r}")
+    # A plain address: letters, digits and . _ - in the local part (a + would clash with the tags the app adds),
+    # a domain of dot-separated labels or an address literal, nothing after it.
+    if address and not re.fullmatch(PLAIN_ADDRESS, address):
+        raise MissingReplyMailbox(f"THINKNET_REPLY_ADDRESS must be a plain address such as "
+                                  f"breakfast@example.org (no name, no +tag), not {address!r}")
     if not (app.config["PRODUCTION"] and app.config["CALENDAR_INVITES"]):
         return
     if not address:
@@ -204,6 +208,10 @@ def _settle_replies(app: Flask) -> None:
     if top in LOCAL_DOMAINS or "." not in domain or top.isdigit() or domain.startswith("["):
         raise MissingReplyMailbox(f"THINKNET_REPLY_ADDRESS is {address}, which no calendar can send to: set it to "
                                   "a real mailbox the app reads.")
+    if not app.config["REPLY_SUBADDRESS"] and not app.config["REPLY_DKIM"]:
+        raise MissingReplyMailbox("THINKNET_REPLY_SUBADDRESS is off and THINKNET_REPLY_DKIM is not on: no answer "
+                                  "from a calendar could be shown to come from its member. Turn one of them on "
+                                  "(see SECURITY.md, Calendar replies).")
 
 
 def _explicit(app: Flask, overrides: Mapping[str, Any] | None, key: str) -> bool:

@@ -636,7 +636,7 @@ class CalendarReply(db.Model):
 
 class CalendarReplyNotice(db.Model):
     """That a member was told what became of their calendar's answer to a session (waitlisted, refused, asked
-    again): once for each, so a calendar that answers every update by itself starts no loop of mail."""
+    again), and when: a calendar that answers every update by itself starts no loop of mail."""
 
     __tablename__ = "calendar_reply_notice"
     __table_args__ = (UniqueConstraint("member_id", "meeting_id", "what"), {"info": {"unshown": True}})
@@ -645,6 +645,10 @@ class CalendarReplyNotice(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
     what: Mapped[str] = mapped_column(String(40))
+    # The member's answer (its time) and the session (its SEQUENCE) as they were when told: told again only
+    # once either has changed.
+    answer_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

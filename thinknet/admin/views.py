@@ -278,16 +278,16 @@ def cancel_meeting(meeting_id: int) -> Response:
 @bp.route("/meetings/<int:meeting_id>/calendar-updates", methods=["POST"])
 def send_calendar_updates(meeting_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
-    if not itip.invites_enabled():
-        flash("Calendar invites by email are off on this site.", "error")
-        return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
     if meeting.starts_at <= utcnow():
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
     deliveries = itip.queue_calendar_updates([meeting])
     if deliveries:
-        flash(f"Sending {'the update' if meeting.sequence else 'invites'} to {len(deliveries)} "
-              f"member{'s' if len(deliveries) != 1 else ''}.", "success")
+        flash(f"Sending {'the update' if meeting.calendar_sent_at and meeting.sequence else 'invites'} to "
+              f"{len(deliveries)} member{'s' if len(deliveries) != 1 else ''}.", "success")
+    elif not itip.invites_enabled():
+        flash("Calendar invites by email are off on this site, and no member's calendar holds this session.",
+              "info")
     else:
         flash("Everyone who wants calendar updates has this version already, or has it on its way: nothing "
               "more is sent.", "info")

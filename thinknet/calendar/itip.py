@@ -3,6 +3,7 @@ written when sent. Flush, never commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
@@ -79,21 +80,22 @@ def invites_enabled() -> bool:
     return bool(current_app.config["CALENDAR_INVITES"])
 
 
+def _holds(meeting_id: Any, member_id: Any) -> Any:
+    """That the member's calendar holds the session: its invite was sent to them."""
+    return select(OutgoingMail.id).where(
+        OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting_id, OutgoingMail.member_id == member_id,
+        OutgoingMail.calendar_method == "REQUEST", OutgoingMail.state == MailState.SENT).exists()
+
+
 def queue_calendar_updates(meetings: list[Meeting]) -> list[OutgoingMail]:
     """One update per session to each member who wants them, and to each active member whose calendar holds the
     session already (they were sent it, then chose the feed or nothing: their calendar would keep the old
-    time): a REQUEST, or a CANCEL for a cancelled one. Nothing when invites are off."""
-    if not invites_enabled():
-        return []
-    wanting = [(member.id, member.email) for member in calendar_recipients()]
+    time): a REQUEST, or a CANCEL for a cancelled one. With invites off, only to calendars that hold it."""
+    wanting = [(member.id, member.email) for member in calendar_recipients()] if invites_enabled() else []
     queued = []
     for meeting in meetings:
         holding = db.session.execute(
-            select(Member.id, Member.email).where(Member.status == MemberStatus.ACTIVE, Member.id.in_(
-                select(OutgoingMail.member_id).where(OutgoingMail.kind == CALENDAR,
-                                                     OutgoingMail.meeting_id == meeting.id,
-                                                     OutgoingMail.calendar_method == "REQUEST",
-                                                     OutgoingMail.state == MailState.SENT)))
+            select(Member.id, Member.email).where(Member.status == MemberStatus.ACTIVE, _holds(meeting.id, Member.id))
         ).all()
         recipients = sorted({*wanting, *((member_id, email) for member_id, email in holding)})
         queued += _queue(meeting, recipients, "CANCEL" if meeting.is_cancelled else "REQUEST")
@@ -116,7 +118,7 @@ def queue_answer_updates(meeting: Meeting, members: list[Member]) -> list[Outgoi
     stands (a seat given from the waitlist, a yes the rules did not take): the same SEQUENCE, a newer DTSTAMP.
     One already on its way is written when sent, so it shows the answer then: none is added."""
     ids = [member.id for member in members]
-    if not ids or meeting.is_cancelled or not invites_enabled():
+    if not ids or meeting.is_cancelled:
         return []
     invited = set(db.session.scalars(select(OutgoingMail.member_id).where(
         OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting.id, OutgoingMail.calendar_method == "REQUEST",
@@ -137,9 +139,25 @@ def upcoming_sessions(weeks: int, now: datetime | None = None) -> list[Meeting]:
     ))
 
 
+@outbox.wanted_while(CALENDAR)
+def calendar_mail_unwanted(queued: OutgoingMail) -> str | None:
+    """A calendar message waiting its turn is sent only while it still says something true to its calendar: a
+    first invite once invites are off, or to a session cancelled meanwhile, would not."""
+    meeting = queued.meeting
+    if db.session.scalar(select(_holds(queued.meeting_id, queued.member_id))):
+        return None  # their calendar holds the session: an update or a cancellation is always worth sending
+    if meeting.is_cancelled:
+        return "Not sent: the session was cancelled before its invite went out."
+    if not invites_enabled():
+        return "Not sent: calendar invites are off on this site."
+    return None
+
+
 @outbox.composed_when_sent(CALENDAR)
 def calendar_message(queued: OutgoingMail) -> object:
     meeting, member = queued.meeting, queued.member
+    # A session cancelled since this was queued is cancelled in the calendar, whatever was queued.
+    queued.calendar_method = "CANCEL" if meeting.is_cancelled else queued.calendar_method
     seen = turnout(meeting)
     standing = seen.answer_of(member)
     url = meeting_url(meeting)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from flask import current_app
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import IntegrityError
 
 from thinknet import outbox
@@ -62,6 +63,20 @@ def keep_on_disk(raw: bytes) -> Path:
     path.touch(mode=0o600)
     path.write_bytes(raw[:KEPT_BYTES])
     return path
+
+
+def prune_kept_on_disk(days: int = 90) -> int:
+    """Drops piped messages kept aside longer than ``days``."""
+    import time
+
+    folder = Path(current_app.instance_path) / KEPT_FOLDER_ON_DISK
+    horizon = time.time() - days * 86400
+    gone = 0
+    for path in folder.glob("*.eml") if folder.exists() else []:
+        if path.stat().st_mtime < horizon:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
 
 
 @dataclass
@@ -125,12 +140,18 @@ def read_inbox(client: IMAPClient, tally: Tally) -> None:
     """Every message in the inbox, oldest first: applied, then moved out."""
     config = current_app.config
     for uid in client.search(["NOT", "DELETED"]):
-        fetched = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
+        try:
+            fetched = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
+        except IMAPClientError:  # another reader took it meanwhile (EXPUNGEISSUED)
+            continue
         if not fetched or b"BODY[]" not in fetched:
             continue  # gone since the search (another reader moved it)
         outcome = take(fetched[b"BODY[]"])
         tally.add(outcome)
-        _move(client, uid, config["IMAP_KEPT_FOLDER"] if outcome.kept else config["IMAP_DONE_FOLDER"])
+        try:
+            _move(client, uid, config["IMAP_KEPT_FOLDER"] if outcome.kept else config["IMAP_DONE_FOLDER"])
+        except IMAPClientError:
+            continue  # moved by another reader first; recorded once all the same
     outbox.send_due()
 
 

@@ -20,14 +20,14 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import Message
 from email.utils import getaddresses
 
 from flask import current_app
 from icalendar import Calendar
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from thinknet import mail
 from thinknet.database import lock_name
@@ -41,6 +41,7 @@ ANSWERS = {"ACCEPTED": RsvpAnswer.YES, "TENTATIVE": RsvpAnswer.MAYBE, "DECLINED"
 MAC_HEX = 20  # 80 bits, in lower-case hex: mail servers may fold an address's case
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_HEADER_CHARACTERS = 2000
+CLOCK_SLACK = timedelta(minutes=2)  # a DTSTAMP further ahead of ours than this comes from a clock that is wrong
 # Where a message says whom it was delivered to: the envelope's recipient first, then the headers people see.
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
 
@@ -167,9 +168,13 @@ def _reply_in(calendars: list[Calendar]) -> Reply | str:
     stamp_value = stamp.dt if stamp is not None and isinstance(getattr(stamp, "dt", None), datetime) else None
     if stamp_value is not None and stamp_value.tzinfo is None:
         stamp_value = stamp_value.replace(tzinfo=timezone.utc)
-    return Reply(uid=str(event.get("UID", "")), attendee=_mailto(str(attendee)), partstat=partstat,
-                 sequence=int(sequence) if sequence is not None else None, stamp=stamp_value,
-                 organizer=_mailto(str(event.get("ORGANIZER", ""))))
+    uid, address, organizer = str(event.get("UID", "")), _mailto(str(attendee)), _mailto(str(event.get("ORGANIZER", "")))
+    if not all(text.isprintable() for text in (uid, address, organizer)):  # a NUL or a line break: not ours
+        return "the UID or an address holds characters none of ours has"
+    if stamp_value is not None and stamp_value > utcnow() + CLOCK_SLACK:
+        stamp_value = None  # the device's clock is ahead: its DTSTAMP says nothing about the order of answers
+    return Reply(uid=uid, attendee=address, partstat=partstat,
+                 sequence=int(sequence) if sequence is not None else None, stamp=stamp_value, organizer=organizer)
 
 
 def _mailto(value: str) -> str:
@@ -254,7 +259,9 @@ def _authenticate(raw: bytes, message: Message, reply: Reply, meeting: Meeting) 
         attendee = reply.attendee.lower()
         # Signed by the attendee's domain, from the attendee, and sent to this group (an answer to another
         # organizer's invite that reuses a UID is not an answer to ours).
-        to_us = any(_is_ours(address) for address in addresses_in(message, "To")) and (
+        # A signature covers the last of several headers of a name: a message with one To and one From only.
+        single = len(message.get_all("To", [])) == 1 and len(message.get_all("From", [])) == 1
+        to_us = single and any(_is_ours(address) for address in addresses_in(message, "To")) and (
             not reply.organizer or _is_ours(reply.organizer))
         if len(senders) == 1 and senders[0].lower() == attendee and to_us:
             domain = attendee.rpartition("@")[2]
@@ -278,11 +285,18 @@ def receive(raw: bytes) -> Outcome:
     except Exception:  # noqa: BLE001 - a message that cannot be read at all is kept aside
         return _record(message_key(raw, None), _kept("the message cannot be read"))
     seen = db.session.scalar(select(CalendarReply).where(CalendarReply.message_key == key))
-    if seen is not None:
+    if seen is not None and seen.outcome != "kept":
         return Outcome("unchanged", "this message was read before", seen.member_id, seen.meeting_id, seen.partstat,
                        seen.authenticated_by, seen.written_at)
+    if seen is not None:  # set aside before (moved back to the inbox after a fix, say): read afresh
+        db.session.delete(seen)
+        db.session.flush()
     try:
         return _record(key, _read(raw, message))
+    except DataError as error:  # text the database will not store (PostgreSQL and a NUL byte): not ours
+        log.warning("calendar reply refused by the database: %s", type(error.orig).__name__)
+        db.session.rollback()
+        return _record(key, _kept("the database refused the message's content"))
     except SQLAlchemyError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever else a hostile message does, it is set aside
@@ -305,7 +319,7 @@ def _read(raw: bytes, message: Message) -> Outcome:
     if meeting.starts_at <= utcnow():
         return _kept("the session has already started", **known)
     if meeting.is_cancelled:
-        return _kept("the session is cancelled (their calendar was sent the cancellation)", **known)
+        return _kept("the session is cancelled", **known)
     who = _authenticate(raw, message, reply, meeting)
     if isinstance(who, str):
         return _kept(who, **known)
@@ -332,6 +346,10 @@ def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, k
                        f"{meeting.sequence}", **known)
     newer = _newest_answer_time(member, meeting)
     if newer is not None and reply.stamp is not None and reply.stamp < newer:
+        standing = db.session.scalar(select(Rsvp.answer).where(Rsvp.meeting_id == meeting.id,
+                                                               Rsvp.member_id == member.id))
+        if standing != answer:  # their calendar shows what they pressed: show it what stands
+            _tell_once(member, meeting, "answered_since", reply.partstat)
         return Outcome("unchanged", "the member has answered since this reply was written", **known)
     try:
         change = set_rsvp(member, meeting.id, answer)
@@ -359,36 +377,58 @@ def _newest_answer_time(member: Member, meeting: Meeting) -> datetime | None:
     written_at, read_at = latest
     if answered_at is not None and answered_at > read_at:
         return answered_at  # answered on the site since the last reply was read
-    return written_at
+    return written_at  # None when that reply's clock could not be trusted: the order they came in decides
 
 
 def _tell_once(member: Member, meeting: Meeting, what: str, partstat: str, **about: object) -> None:
-    """When what they pressed is not what stands (the seats were taken, RSVPs had closed, the session moved, it
-    came from another address): an email saying so, and their invite again showing the truth. Once for each
-    thing: a calendar that answers every update by itself does not start a loop."""
+    """When what they pressed is not what stands (the seats were taken, RSVPs had closed, the session moved, they
+    answered since, it came from another address): an email saying so, and their invite again showing the
+    truth. Told again only once their answer or the session has changed since: a calendar that answers every
+    update by itself starts no loop of mail."""
     from thinknet.calendar import itip
     from thinknet.meetings.rsvps import turnout
 
     lock_name(f"calendar-reply-told:{member.id}:{meeting.id}")
-    told = CalendarReplyNotice(member_id=member.id, meeting_id=meeting.id, what=what[:40])
-    if db.session.scalar(select(CalendarReplyNotice.id).where(
-            CalendarReplyNotice.member_id == member.id, CalendarReplyNotice.meeting_id == meeting.id,
-            CalendarReplyNotice.what == told.what)) is not None:
+    answer_time = db.session.scalar(select(Rsvp.answered_at).where(Rsvp.meeting_id == meeting.id,
+                                                                   Rsvp.member_id == member.id))
+    notice = db.session.scalar(select(CalendarReplyNotice).where(
+        CalendarReplyNotice.member_id == member.id, CalendarReplyNotice.meeting_id == meeting.id,
+        CalendarReplyNotice.what == what[:40]))
+    if notice is None:
+        notice = CalendarReplyNotice(member_id=member.id, meeting_id=meeting.id, what=what[:40])
+        db.session.add(notice)
+    elif (notice.answer_time, notice.sequence) == (answer_time, meeting.sequence):
         return
-    db.session.add(told)
+    notice.answer_time, notice.sequence = answer_time, meeting.sequence
     seen = turnout(meeting)
     standing = seen.answer_of(member)
+    updates = itip.queue_answer_updates(meeting, [member])
     mail.queue(member.email, f"Your answer for breakfast on {_when(meeting)}", "calendar_reply_outcome",
                member=member, meeting=meeting, pressed=ANSWERS.get(partstat), what=what,
                answer=standing.answer if standing else None, position=seen.waitlist_position(member),
-               link=itip.meeting_url(meeting), **about)
-    itip.queue_answer_updates(meeting, [member])
+               link=itip.meeting_url(meeting), invite_follows=bool(updates), **about)
 
 
 def _when(meeting: Meeting) -> str:
     from thinknet.templating import format_when
 
     return format_when(meeting.starts_at)
+
+
+KEPT_DAYS = 90
+
+
+def prune(now: datetime | None = None) -> int:
+    """Drops the record of replies read more than KEPT_DAYS ago, and notices about sessions long over (a replay
+    of a reply that old answers a session that has started: it is set aside anyway)."""
+    from sqlalchemy import delete
+
+    horizon = (now or utcnow()) - timedelta(days=KEPT_DAYS)
+    gone = db.session.execute(delete(CalendarReply).where(CalendarReply.received_at < horizon),
+                              execution_options={"synchronize_session": False}).rowcount
+    db.session.execute(delete(CalendarReplyNotice).where(CalendarReplyNotice.meeting_id.in_(
+        select(Meeting.id).where(Meeting.ends_at < horizon))), execution_options={"synchronize_session": False})
+    return gone
 
 
 @dataclass(frozen=True)
