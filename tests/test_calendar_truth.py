@@ -314,3 +314,59 @@ def test_a_one_off_added_before_the_series_keeps_its_local_time_when_the_series_
     with app.app_context():
         one_off = db.session.scalar(select(Meeting).where(Meeting.venue_name == "Pop-up"))
         assert one_off.starts_at.astimezone(NEW_YORK).time() == time(6, 30)
+
+
+def test_a_yes_and_a_smaller_series_at_the_same_moment_never_oversell(make_app, organizer, make_member):
+    """The organizer lowers the series' seats while a member taps yes: one waits for the other."""
+    import threading
+
+    from thinknet.meetings import rsvps
+
+    apps = [make_app(), make_app()]
+    members = [make_member(email=f"m{n}@example.org", name=f"M {n}") for n in range(4)]
+    with apps[0].app_context():
+        saved = schedule.save_series(db.session.get(Member, organizer.id), schedule.SeriesValues(
+            weekday=(utcnow().weekday() + 2) % 7, start_time=time(6, 30), duration_minutes=60, timezone="UTC",
+            venue_name="Blue Door", venue_address="", seat_limit=5))
+        db.session.commit()
+        meeting_id = saved.created[0].id
+        for member in members[:3]:
+            rsvps.set_rsvp(db.session.get(Member, member.id), meeting_id, RsvpAnswer.YES)
+        db.session.commit()
+    start = threading.Barrier(2)
+    errors = []
+
+    def lower_the_seats():
+        with apps[0].app_context():
+            start.wait()
+            try:
+                schedule.save_series(db.session.get(Member, organizer.id), schedule.SeriesValues(
+                    weekday=(utcnow().weekday() + 2) % 7, start_time=time(6, 30), duration_minutes=60,
+                    timezone="UTC", venue_name="Blue Door", venue_address="", seat_limit=3))
+                db.session.commit()
+            except schedule.MeetingChangeRefused:
+                db.session.rollback()
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+                db.session.rollback()
+
+    def say_yes():
+        with apps[1].app_context():
+            start.wait()
+            try:
+                rsvps.set_rsvp(db.session.get(Member, members[3].id), meeting_id, RsvpAnswer.YES)
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+                db.session.rollback()
+
+    threads = [threading.Thread(target=lower_the_seats), threading.Thread(target=say_yes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    with apps[0].app_context():
+        meeting = db.session.get(Meeting, meeting_id)
+        confirmed = rsvps.confirmed_count(meeting)
+        assert meeting.seat_limit is None or confirmed <= meeting.seat_limit, (confirmed, meeting.seat_limit)

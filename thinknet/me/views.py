@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, session, url_for
 from flask_login import current_user, logout_user
+from wtforms.fields.choices import SelectChoice
 
 from thinknet.access import resubmittable
 from thinknet import htmx, responses
@@ -110,6 +111,10 @@ def standing() -> Response:
 def calendar_form(**values: Any) -> CalendarChoiceForm:
     """The calendar choice; where the site sends no invites, the feed or nothing."""
     form = CalendarChoiceForm(**values)
+    if not current_app.config.get("REPLY_ADDRESS"):  # invites then do not take answers
+        form.calendar.choices = [SelectChoice("invites", "An email invite for each session (recommended): it lands "
+                                              "in your calendar; you answer on the site")
+                                 if choice.value == "invites" else choice for choice in form.calendar.choices]
     if not current_app.config["CALENDAR_INVITES"]:
         form.calendar.choices = [choice for choice in form.calendar.choices if choice.value in ("feed", "none")]
         if form.calendar.data in ("invites", "both"):

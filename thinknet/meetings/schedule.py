@@ -125,6 +125,7 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
     taking_limit = [meeting for meeting in following if meeting.seat_limit == old_seat_limit]
     if values.seat_limit is not None:
         for meeting in taking_limit:
+            lock_meeting(meeting.id)  # a yes at this moment waits, then finds the new limit
             confirmed = confirmed_count(meeting)
             if confirmed > values.seat_limit:
                 raise MeetingChangeRefused(
