@@ -62,6 +62,10 @@ def send_invites(app, meeting_id: int) -> dict[str, bytes]:
         itip.queue_calendar_updates([db.session.get(Meeting, meeting_id)])
         db.session.commit()
         outbox.send_due()
+        # sent a while ago, as invites are: a reply written minutes ago came after it
+        for sent in db.session.scalars(select(OutgoingMail).where(OutgoingMail.meeting_id == meeting_id)):
+            sent.sent_at = sent.sent_at - timedelta(hours=3) if sent.sent_at else None
+        db.session.commit()
     return {message["To"]: calendar_of(message) for message in sent_mail(app)[before:]
             if message.get_content_type() != "text/plain" and any(
                 part.get_content_type() == "text/calendar" for part in message.walk())}
@@ -873,3 +877,77 @@ def test_a_first_invite_waiting_when_its_session_is_cancelled_is_not_sent(reply_
         assert len(sent_mail(reply_app)) == before
         states = set(db.session.scalars(select(OutgoingMail.error).where(OutgoingMail.meeting_id == session_id)))
         assert states == {"Not sent: the session was cancelled before its invite went out."}
+
+
+# From the third outside review: each of these failed before.
+
+def test_pressing_again_later_is_answered_again_but_an_auto_accepting_calendar_never_loops(
+        reply_app, people, session_id, close_rsvps_an_hour_ago):
+    from thinknet.models import CalendarReplyNotice
+
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    close_rsvps_an_hour_ago(session_id)
+
+    def press():
+        before = len(sent_mail(reply_app))
+        take(reply_app, reply_shapes.outlook(invite, ada.email, ada.name, "ACCEPTED", utcnow()))
+        return len(sent_mail(reply_app)) - before
+
+    assert press() == 2  # refused: told, and the calendar shown the truth
+    assert press() == 0  # seconds later, as an auto-accepting calendar answers the correction: nothing
+    for _ in range(replies.MAX_TELLS + 2):  # a person pressing again, minutes apart
+        with reply_app.app_context():
+            notice = db.session.scalar(select(CalendarReplyNotice))
+            notice.told_at -= replies.RETELL_AFTER
+            db.session.commit()
+        press()
+    with reply_app.app_context():
+        assert db.session.scalar(select(CalendarReplyNotice.told_count)) == replies.MAX_TELLS
+
+
+def test_an_overtaken_yes_from_a_member_now_waiting_for_a_seat_shows_their_calendar_tentative(
+        reply_app, people, make_meeting):
+    ada, ben = people
+    meeting_id = make_meeting(days_from_now=3, seat_limit=1)
+    invite = reply_shapes.invite_facts(send_invites(reply_app, meeting_id)[ada.email])
+    held = reply_shapes.gmail(invite, ada.email, ada.name, "ACCEPTED", utcnow())  # pressed, then held up
+    with reply_app.app_context():
+        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ben.id, answer=RsvpAnswer.YES,
+                            answered_at=utcnow() - timedelta(hours=1)))
+        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ada.id, answer=RsvpAnswer.YES, waitlisted=True,
+                            answered_at=utcnow() + timedelta(seconds=30)))  # then yes on the site: in line
+        db.session.commit()
+    before = len(sent_mail(reply_app))
+    assert take(reply_app, held).outcome == "unchanged"
+    updates = [calendar_of(m) for m in sent_mail(reply_app)[before:] if m["To"] == ada.email and any(
+        p.get_content_type() == "text/calendar" for p in m.walk())]
+    [update] = updates
+    assert next(iter(icalendar.Calendar.from_ical(update).walk("VEVENT")))["ATTENDEE"].params["PARTSTAT"] == \
+        "TENTATIVE"
+
+
+def test_a_suspended_member_is_never_written_to_about_a_reply_with_their_address(reply_app, people, session_id):
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    with reply_app.app_context():
+        db.session.get(Member, ada.id).status = MemberStatus.SUSPENDED
+        db.session.commit()
+    before = len(sent_mail(reply_app))
+    outcome = take(reply_app, reply_shapes.outlook(invite, "someone.else@evil.example", "X", "ACCEPTED", later()))
+    assert outcome.kept and "suspended" in outcome.detail
+    assert len(sent_mail(reply_app)) == before
+
+
+def test_a_standing_yes_and_a_clock_behind_the_invite_do_not_silence_a_no(reply_app, people, session_id):
+    """The "I usually come" yes is no one's answer to this session, and a DTSTAMP from before the invite was
+    sent comes from a clock that is behind."""
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    with reply_app.app_context():
+        db.session.add(Rsvp(meeting_id=session_id, member_id=ada.id, answer=RsvpAnswer.YES, from_standing=True,
+                            answered_at=utcnow()))
+        db.session.commit()
+    outcome = take(reply_app, reply_shapes.outlook(invite, ada.email, ada.name, "DECLINED",
+                                                   utcnow() - timedelta(hours=5)))
+    assert outcome.outcome == "applied" and answer_of(reply_app, ada, session_id) == (RsvpAnswer.NO, False)

@@ -649,6 +649,9 @@ class CalendarReplyNotice(db.Model):
     # once either has changed.
     answer_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # When last told, and how often for the same state (bounded: thinknet.calendar.replies.MAX_TELLS).
+    told_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    told_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

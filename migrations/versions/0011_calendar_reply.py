@@ -43,6 +43,8 @@ def upgrade():
     sa.Column('what', sa.String(length=40), nullable=False),
     sa.Column('answer_time', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('told_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('told_count', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], name=op.f('fk_calendar_reply_notice_meeting_id_meeting'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_calendar_reply_notice_member_id_member'), ondelete='CASCADE'),

@@ -128,7 +128,8 @@ def queue_answer_updates(meeting: Meeting, members: list[Member]) -> list[Outgoi
         OutgoingMail.state.in_([MailState.PENDING, MailState.SENDING]))))
     return [outbox.put(OutgoingMail(kind=CALENDAR, recipient=member.email, member_id=member.id, meeting_id=meeting.id,
                                     calendar_method="REQUEST", calendar_sequence=meeting.sequence))
-            for member in members if member.id in invited and member.id not in on_the_way]
+            for member in members if member.id in invited and member.id not in on_the_way
+            and member.status == MemberStatus.ACTIVE]
 
 
 def upcoming_sessions(weeks: int, now: datetime | None = None) -> list[Meeting]:

@@ -32,16 +32,31 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from thinknet import mail
 from thinknet.database import lock_name
 from thinknet.extensions import db
-from thinknet.models import CalendarReply, CalendarReplyNotice, Meeting, Member, MemberStatus, Rsvp, RsvpAnswer, utcnow
+from thinknet.models import (
+    CalendarReply,
+    CalendarReplyNotice,
+    Meeting,
+    Member,
+    MemberStatus,
+    OutgoingMail,
+    Rsvp,
+    RsvpAnswer,
+    utcnow,
+)
 from thinknet.routing import MAX_ID
 
 log = logging.getLogger(__name__)
 
 ANSWERS = {"ACCEPTED": RsvpAnswer.YES, "TENTATIVE": RsvpAnswer.MAYBE, "DECLINED": RsvpAnswer.NO}
+PARTSTATS = {answer: partstat for partstat, answer in ANSWERS.items()}
 MAC_HEX = 20  # 80 bits, in lower-case hex: mail servers may fold an address's case
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_HEADER_CHARACTERS = 2000
-CLOCK_SLACK = timedelta(minutes=2)  # a DTSTAMP further ahead of ours than this comes from a clock that is wrong
+CLOCK_SLACK = timedelta(minutes=2)
+# The same correction again: not before this long (an auto-accepting calendar answers within seconds), and not
+# more than this many times for one member and session.
+RETELL_AFTER = timedelta(minutes=5)
+MAX_TELLS = 5  # a DTSTAMP further ahead of ours than this comes from a clock that is wrong
 # Where a message says whom it was delivered to: the envelope's recipient first, then the headers people see.
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
 
@@ -250,6 +265,8 @@ def _authenticate(raw: bytes, message: Message, reply: Reply, meeting: Meeting) 
         member = db.session.get(Member, member_id)
         if member is None:
             return "the reply address names no member"
+        if member.status != MemberStatus.ACTIVE:
+            return f"the member is {member.status.value}"
         if member.email.lower() != reply.attendee.lower():
             _tell_once(member, meeting, "another_address", reply.partstat, address=plain_address(reply.attendee))
             return f"the attendee is not the member this invite was sent to ({member.id})"
@@ -344,11 +361,15 @@ def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, k
         _tell_once(member, meeting, f"outdated-{meeting.sequence}", reply.partstat, old_version=True)
         return Outcome("unchanged", f"answers version {reply.sequence} of the session; it is now at "
                        f"{meeting.sequence}", **known)
+    stamp = reply.stamp
+    if stamp is not None and stamp < (_first_invited(member, meeting) or stamp):
+        stamp = None  # written before the invite reached them: the device's clock is behind
     newer = _newest_answer_time(member, meeting)
-    if newer is not None and reply.stamp is not None and reply.stamp < newer:
-        standing = db.session.scalar(select(Rsvp.answer).where(Rsvp.meeting_id == meeting.id,
-                                                               Rsvp.member_id == member.id))
-        if standing != answer:  # their calendar shows what they pressed: show it what stands
+    if newer is not None and stamp is not None and stamp < newer:
+        standing = db.session.execute(select(Rsvp.answer, Rsvp.waitlisted).where(
+            Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id)).first()
+        truth = None if standing is None else "TENTATIVE" if standing.waitlisted else PARTSTATS[standing.answer]
+        if truth != reply.partstat:  # their calendar shows what they pressed: show it what stands
             _tell_once(member, meeting, "answered_since", reply.partstat)
         return Outcome("unchanged", "the member has answered since this reply was written", **known)
     try:
@@ -362,6 +383,14 @@ def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, k
     return Outcome("applied", "", **known)
 
 
+def _first_invited(member: Member, meeting: Meeting) -> datetime | None:
+    from thinknet.calendar.itip import CALENDAR
+
+    return db.session.scalar(select(func.min(OutgoingMail.sent_at)).where(
+        OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting.id, OutgoingMail.member_id == member.id,
+        OutgoingMail.calendar_method == "REQUEST"))
+
+
 def _newest_answer_time(member: Member, meeting: Meeting) -> datetime | None:
     """When the member's answer as it stands was written: by their calendar (the DTSTAMP of the reply applied
     last), or on the site (the answer's own time, if later than that reply was read)."""
@@ -370,8 +399,10 @@ def _newest_answer_time(member: Member, meeting: Meeting) -> datetime | None:
         .where(CalendarReply.member_id == member.id, CalendarReply.meeting_id == meeting.id,
                CalendarReply.outcome == "applied")
         .order_by(CalendarReply.received_at.desc(), CalendarReply.id.desc()).limit(1)).first()
+    # A standing "I usually come" yes is no one's answer to this session: any reply overrides it.
     answered_at = db.session.scalar(select(Rsvp.answered_at).where(Rsvp.meeting_id == meeting.id,
-                                                                   Rsvp.member_id == member.id))
+                                                                   Rsvp.member_id == member.id,
+                                                                   Rsvp.from_standing.is_(False)))
     if latest is None:
         return answered_at
     written_at, read_at = latest
@@ -383,8 +414,11 @@ def _newest_answer_time(member: Member, meeting: Meeting) -> datetime | None:
 def _tell_once(member: Member, meeting: Meeting, what: str, partstat: str, **about: object) -> None:
     """When what they pressed is not what stands (the seats were taken, RSVPs had closed, the session moved, they
     answered since, it came from another address): an email saying so, and their invite again showing the
-    truth. Told again only once their answer or the session has changed since: a calendar that answers every
-    update by itself starts no loop of mail."""
+    truth. Told again at once when their answer or the session has changed since; otherwise (they pressed the
+    same again) after RETELL_AFTER, at most MAX_TELLS times: a calendar that answers every update by itself
+    within seconds starts no loop of mail, and a person who presses again later is answered again."""
+    if member.status != MemberStatus.ACTIVE:
+        return  # a suspended or departed member's calendar is not put back in the picture
     from thinknet.calendar import itip
     from thinknet.meetings.rsvps import turnout
 
@@ -394,12 +428,15 @@ def _tell_once(member: Member, meeting: Meeting, what: str, partstat: str, **abo
     notice = db.session.scalar(select(CalendarReplyNotice).where(
         CalendarReplyNotice.member_id == member.id, CalendarReplyNotice.meeting_id == meeting.id,
         CalendarReplyNotice.what == what[:40]))
+    now = utcnow()
     if notice is None:
-        notice = CalendarReplyNotice(member_id=member.id, meeting_id=meeting.id, what=what[:40])
+        notice = CalendarReplyNotice(member_id=member.id, meeting_id=meeting.id, what=what[:40], told_count=0)
         db.session.add(notice)
-    elif (notice.answer_time, notice.sequence) == (answer_time, meeting.sequence):
+    elif (notice.answer_time, notice.sequence) == (answer_time, meeting.sequence) and (
+            now - notice.told_at < RETELL_AFTER or notice.told_count >= MAX_TELLS):
         return
-    notice.answer_time, notice.sequence = answer_time, meeting.sequence
+    notice.answer_time, notice.sequence, notice.told_at = answer_time, meeting.sequence, now
+    notice.told_count += 1
     seen = turnout(meeting)
     standing = seen.answer_of(member)
     updates = itip.queue_answer_updates(meeting, [member])
