@@ -939,14 +939,27 @@ def test_a_suspended_member_is_never_written_to_about_a_reply_with_their_address
     assert len(sent_mail(reply_app)) == before
 
 
-def test_a_standing_yes_and_a_clock_behind_the_invite_do_not_silence_a_no(reply_app, people, session_id):
-    """The "I usually come" yes is no one's answer to this session, and a DTSTAMP from before the invite was
-    sent comes from a clock that is behind."""
+def test_a_standing_yes_does_not_silence_a_no(reply_app, people, session_id):
+    """The "I usually come" yes is no one's answer to this session: a reply written before it was set still
+    counts."""
     ada, _ = people
     invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
     with reply_app.app_context():
         db.session.add(Rsvp(meeting_id=session_id, member_id=ada.id, answer=RsvpAnswer.YES, from_standing=True,
                             answered_at=utcnow()))
+        db.session.commit()
+    outcome = take(reply_app, reply_shapes.outlook(invite, ada.email, ada.name, "DECLINED",
+                                                   utcnow() - timedelta(minutes=1)))
+    assert outcome.outcome == "applied" and answer_of(reply_app, ada, session_id) == (RsvpAnswer.NO, False)
+
+
+def test_a_clock_behind_the_invite_does_not_silence_a_later_press(reply_app, people, session_id):
+    """A DTSTAMP from before the invite was sent comes from a clock that is behind: the order decides."""
+    ada, _ = people
+    invite = reply_shapes.invite_facts(send_invites(reply_app, session_id)[ada.email])
+    with reply_app.app_context():
+        db.session.add(Rsvp(meeting_id=session_id, member_id=ada.id, answer=RsvpAnswer.YES,
+                            answered_at=utcnow() - timedelta(hours=1)))  # on the site, after the invite
         db.session.commit()
     outcome = take(reply_app, reply_shapes.outlook(invite, ada.email, ada.name, "DECLINED",
                                                    utcnow() - timedelta(hours=5)))
