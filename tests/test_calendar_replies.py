@@ -48,6 +48,18 @@ def session_id(reply_app, make_meeting):
     return make_meeting(days_from_now=3, venue_name="Blue Door")
 
 
+@pytest.fixture
+def full_session(reply_app, people, make_meeting):
+    """A session of one seat, invites out, the seat Ben's: its id and each member's invite."""
+    _, ben = people
+    meeting_id = make_meeting(days_from_now=3, seat_limit=1)
+    invites = send_invites(reply_app, meeting_id)
+    with reply_app.app_context():
+        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ben.id, answer=RsvpAnswer.YES))
+        db.session.commit()
+    return meeting_id, invites
+
+
 def calendar_of(message) -> bytes:
     [part] = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
     data = part.get_payload(decode=True)
@@ -155,13 +167,9 @@ def test_replies_are_authenticated_only_when_sub_addresses_or_dkim_say_so(make_a
 
 
 def test_a_yes_beyond_the_seats_waits_in_line_and_the_member_is_told_and_their_calendar_says_tentative(
-        reply_app, people, make_meeting):
+        reply_app, people, full_session):
     ada, ben = people
-    meeting_id = make_meeting(days_from_now=3, seat_limit=1)
-    invites = send_invites(reply_app, meeting_id)
-    with reply_app.app_context():
-        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ben.id, answer=RsvpAnswer.YES))
-        db.session.commit()
+    meeting_id, invites = full_session
     before = len(sent_mail(reply_app))
     invite = reply_shapes.invite_facts(invites[ada.email])
     outcome = take(reply_app, reply_shapes.apple(invite, ada.email, ada.name, "ACCEPTED", later()))
@@ -610,14 +618,10 @@ def test_a_change_of_mind_read_in_one_pass_ends_with_the_later_answer(reply_app,
         assert answer_of(reply_app, member, session_id) == (RsvpAnswer.NO, False), order
 
 
-def test_pressing_yes_again_while_waiting_for_a_seat_tells_the_member_once(reply_app, people, make_meeting):
+def test_pressing_yes_again_while_waiting_for_a_seat_tells_the_member_once(reply_app, people, full_session):
     """An auto-accepting calendar answers every updated invite: the mail must not start a loop."""
     ada, ben = people
-    meeting_id = make_meeting(days_from_now=3, seat_limit=1)
-    invites = send_invites(reply_app, meeting_id)
-    with reply_app.app_context():
-        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ben.id, answer=RsvpAnswer.YES))
-        db.session.commit()
+    meeting_id, invites = full_session
     invite = reply_shapes.invite_facts(invites[ada.email])
     before = len(sent_mail(reply_app))
     for _ in range(3):
@@ -804,14 +808,10 @@ def test_with_dkim_a_second_to_header_added_above_the_signed_one_is_refused(make
     assert outcome.kept and answer_of(app, nia, meeting_id) is None
 
 
-def test_after_a_change_of_answer_the_member_is_told_again(reply_app, people, make_meeting):
+def test_after_a_change_of_answer_the_member_is_told_again(reply_app, people, full_session):
     """Told once per state: a no then a yes again puts them back in line, and their calendar must say so."""
     ada, ben = people
-    meeting_id = make_meeting(days_from_now=3, seat_limit=1)
-    invites = send_invites(reply_app, meeting_id)
-    with reply_app.app_context():
-        db.session.add(Rsvp(meeting_id=meeting_id, member_id=ben.id, answer=RsvpAnswer.YES))
-        db.session.commit()
+    meeting_id, invites = full_session
     invite = reply_shapes.invite_facts(invites[ada.email])
     now = utcnow()
     before = len(sent_mail(reply_app))
