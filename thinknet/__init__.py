@@ -43,7 +43,7 @@ def production_app() -> Any:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app factory; ``config`` overrides the configuration entirely (tests use it)."""
-    from thinknet import access, cli, database, errors, htmx, logs, pagecache, schema, security
+    from thinknet import assets, access, cli, database, errors, htmx, logs, pagecache, schema, security
     from thinknet.admin.views import bp as admin_bp
     from thinknet.auth.views import bp as auth_bp
     from thinknet.config import load_config
@@ -116,4 +116,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from thinknet.templating import init_app as init_templating
 
     init_templating(app)
+    assets.init_app(app)
     return app
