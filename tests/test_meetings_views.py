@@ -368,3 +368,27 @@ def test_meeting_pages_query_count_does_not_grow_with_history(app, client, login
         client.get(path)
     assert small.count == big.count
     assert PASSWORD
+
+
+def test_an_upcoming_session_offers_google_outlook_and_the_ics_and_its_address_a_map(app, client, login, member,
+                                                                                    make_meeting):
+    """A menu, not a bare .ics link; a past or cancelled session offers none."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from thinknet.models import MeetingState
+
+    login(member)
+    upcoming = make_meeting(days_from_now=3, venue_name="Café Rosa", venue_address="12 Market Street, Leeds")
+    page = client.get(f"/meetings/{upcoming}").get_data(as_text=True)
+    assert 'class="add-to-calendar"' in page and f'/meetings/{upcoming}.ics" download>Apple Calendar' in page
+    google = re.search(r'href="(https://calendar\.google\.com/calendar/render\?[^"]+)"', page).group(1)
+    values = parse_qs(urlsplit(google.replace("&amp;", "&")).query)
+    assert values["action"] == ["TEMPLATE"] and values["location"] == ["Café Rosa, 12 Market Street, Leeds"]
+    start, end = values["dates"][0].split("/")
+    assert start.endswith("Z") and end > start
+    assert f"http://localhost/meetings/{upcoming}" in values["details"][0]
+    outlook = re.search(r'href="(https://outlook\.live\.com/calendar/0/deeplink/compose\?[^"]+)"', page).group(1)
+    assert parse_qs(urlsplit(outlook.replace("&amp;", "&")).query)["subject"] == ["Thinking Network breakfast"]
+    assert "https://www.openstreetmap.org/search?query=Caf%C3%A9+Rosa%2C+12+Market+Street%2C+Leeds" in page
+    for other in (make_meeting(days_from_now=-3), make_meeting(days_from_now=5, state=MeetingState.CANCELLED)):
+        assert 'class="add-to-calendar"' not in client.get(f"/meetings/{other}").get_data(as_text=True)

@@ -68,6 +68,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["ordinal"] = ordinal
     app.jinja_env.filters["relative_day"] = relative_day
+    from thinknet.calendar.web_links import map_link
+
+    app.jinja_env.globals["map_link"] = map_link
 
     @app.context_processor
     def group() -> dict[str, Any]:

@@ -106,7 +106,8 @@ def test_a_member_brings_topics_answers_downloads_and_sponsors(live: Live, open_
     visit(page, f"/meetings/{live.ids['next']}", viewport)
     shoot(page, f"meeting-{viewport}", tmp_path)
     with page.expect_download() as download:
-        page.click("text=Add to your calendar (.ics)")
+        page.click("details.add-to-calendar summary")
+        page.click("text=Apple Calendar and others (.ics)")
     assert download.value.path().read_text().startswith("BEGIN:VCALENDAR")
 
     visit(page, "/me/", viewport)

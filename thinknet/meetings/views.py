@@ -11,7 +11,8 @@ from thinknet.access import organizers_only, resubmittable, safe_next_url
 from thinknet.database import commit_then_read
 from thinknet.extensions import db
 from thinknet.routing import page_number
-from thinknet.calendar import ics, itip
+from thinknet.calendar import ics, itip, web_links
+from thinknet.templating import group_settings
 from thinknet.meetings import attendance, queries, rsvps, takeaways
 from thinknet.meetings.forms import RsvpForm, TakeawayForm
 from thinknet.models import Meeting, RsvpAnswer, utcnow
@@ -47,6 +48,8 @@ def render_show(meeting: Meeting, takeaway_form: TakeawayForm | None = None, sta
         can_add_takeaway=takeaways.can_add_takeaway(meeting, current_user),
         takeaway_form=takeaway_form or TakeawayForm(formdata=None),
         later_meetings=queries.upcoming_meetings() if current_user.is_organizer else [],
+        calendar_links=None if is_past or meeting.is_cancelled else web_links.add_to_calendar(
+            meeting, group_settings().group_name, itip.meeting_url(meeting)),
         status=status,
     )
 
