@@ -85,6 +85,11 @@ def test_the_whole_journey_from_invitation_to_signed_in_newcomer(app, client, lo
     assert again.status_code == 410
     assert "already been used" in again.get_data(as_text=True)
 
+    # Opened again by the member it made, signed in: theirs, and home they go.
+    mine = newcomer.get(path)
+    assert mine.status_code == 303 and mine.headers["Location"] == "/"
+    assert "This is the invitation you joined with, from Sam Sponsor" in newcomer.get("/").get_data(as_text=True)
+
 
 def test_a_refused_invitation_names_the_rule_and_keeps_what_was_typed(app, client, login, make_member, attend):
     founder = make_member(email="f@example.org")

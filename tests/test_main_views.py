@@ -144,3 +144,12 @@ def test_signed_in_pages_are_not_cached_by_htmx_confusion(client, login, member)
     login(member)
     response = client.get("/", headers={"HX-Request": "true"})
     assert "HX-Request" in response.headers.get("Vary", "")
+
+
+def test_times_of_day_are_written_one_way_everywhere():
+    from datetime import time
+
+    from thinknet.templating import clock
+
+    assert [clock(time(h, m)) for h, m in ((0, 5), (6, 30), (12, 0), (18, 45))] == \
+        ["12:05 AM", "6:30 AM", "12:00 PM", "6:45 PM"]

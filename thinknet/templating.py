@@ -1,7 +1,7 @@
 """What every template can use: the group's name and timezone, and dates in words people use."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,12 +30,16 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+def clock(value: time) -> str:
+    """'6:30 AM': a time of day as every page writes it."""
+    hour = value.hour % 12 or 12
+    return f"{hour}:{value.minute:02d} {'AM' if value.hour < 12 else 'PM'}"
+
+
 def format_when(moment: datetime) -> str:
     """'Wed 3 Dec, 6:30 AM' in the group's timezone."""
     local = local_time(moment)
-    hour = local.hour % 12 or 12
-    return f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month]}, {hour}:{local.minute:02d} " \
-           f"{'AM' if local.hour < 12 else 'PM'}"
+    return f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month]}, {clock(local)}"
 
 
 def format_date(moment: datetime) -> str:
@@ -68,6 +72,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["ordinal"] = ordinal
     app.jinja_env.filters["relative_day"] = relative_day
+    app.jinja_env.filters["clock"] = clock
     from thinknet.calendar.web_links import map_link
 
     app.jinja_env.globals["map_link"] = map_link

@@ -220,6 +220,14 @@ def invitation_mail_unwanted(mail: OutgoingMail) -> str | None:
     return None
 
 
+def joined_with(token: str, member: Member) -> Invitation | None:
+    """The invitation behind a join link, if this member joined with it."""
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    if invitation is None or not token_matches(token, invitation.token_hash) or invitation.member_id != member.id:
+        return None
+    return invitation
+
+
 def find_invitation(token: str, now: datetime | None = None) -> Invitation:
     """The invitation behind a join link, if it can be used; InvitationUnusable says why not and what to do."""
     now = now or utcnow()

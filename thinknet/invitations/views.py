@@ -91,7 +91,9 @@ def unusable_page(unusable: services.InvitationUnusable) -> Response:
 @resubmittable
 def landing(token: str) -> Response:
     if current_user.is_authenticated:
-        flash("You are already a member: this invitation is for someone new.", "info")
+        own = services.joined_with(token, current_user)
+        flash(f"This is the invitation you joined with, from {own.sponsor.name}: you are a member already, "
+              "welcome back." if own else "You are already a member: this invitation is for someone new.", "info")
         return htmx.redirect_to(url_for("main.dashboard"))
     ip = request.remote_addr or ""
     try:
