@@ -49,7 +49,8 @@ def test_a_profile_shows_the_chain_back_to_the_founder(client, login, make_membe
     page = client.get(f"/members/{n.id}").get_data(as_text=True)
     chain = page[page.index('id="sponsor-chain"'):page.index('id="sponsored"')]
     text = " ".join(part.split(">")[-1] for part in chain.split("<"))
-    assert "sponsored by Ava Near , sponsored by Ben Middle , founder Cora Founder" in " ".join(text.split())
+    assert "Sponsored by Ava Near , who was sponsored by Ben Middle , who was sponsored by founder Cora Founder ." \
+        in " ".join(text.split())
 
 
 def test_a_profile_shows_whom_they_sponsored_and_when_they_last_came(app, client, login, make_member, make_meeting):
