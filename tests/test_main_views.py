@@ -153,3 +153,16 @@ def test_times_of_day_are_written_one_way_everywhere():
 
     assert [clock(time(h, m)) for h, m in ((0, 5), (6, 30), (12, 0), (18, 45))] == \
         ["12:05 AM", "6:30 AM", "12:00 PM", "6:45 PM"]
+
+
+def test_tomorrow_stands_with_the_date_it_names(app, client, login, member, make_meeting):
+    from thinknet.models import Meeting
+    from thinknet.templating import format_when
+
+    login(member)
+    meeting_id = make_meeting(days_from_now=1)
+    with app.app_context(), app.test_request_context():
+        when = format_when(db.session.get(Meeting, meeting_id).starts_at)
+    date, time_of_day = when.rsplit(", ", 1)
+    page = client.get(f"/meetings/{meeting_id}").get_data(as_text=True)
+    assert f'{date} <span class="relative">(tomorrow)</span>, {time_of_day}</p>' in page

@@ -60,6 +60,14 @@ def relative_day(moment: datetime) -> str:
     return {0: "today", 1: "tomorrow", -1: "yesterday"}.get(days, "")
 
 
+def when_with_day(moment: datetime) -> Markup:
+    """'Wed 3 Dec (tomorrow), 6:30 AM': the word for the day stands with the date it names."""
+    local = local_time(moment)
+    day = relative_day(moment)
+    near = Markup(f' <span class="relative">({day})</span>') if day else ""
+    return Markup(f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month]}{near}, {clock(local)}")
+
+
 def paragraphs(text: str) -> Markup:
     """Plain text as escaped paragraphs, one per blank-line-separated block, lines kept."""
     blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
@@ -73,6 +81,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["ordinal"] = ordinal
     app.jinja_env.filters["relative_day"] = relative_day
     app.jinja_env.filters["clock"] = clock
+    app.jinja_env.filters["when_with_day"] = when_with_day
     from thinknet.calendar.web_links import map_link
 
     app.jinja_env.globals["map_link"] = map_link
