@@ -425,6 +425,16 @@ def altered(raw: bytes) -> bytes:
     return raw.replace(encoded.encode(), changed.encode())
 
 
+@pytest.fixture
+def dkim_nia(make_app, make_member, make_meeting, dkim_key):
+    """A site taking DKIM-signed replies, Nia at gmail.example (whose key DNS publishes), a session, her invite."""
+    key, records = dkim_key
+    app = dkim_app(make_app, records)
+    nia = make_member(name="Nia Adeyemi", email="nia@gmail.example")
+    meeting_id = make_meeting(days_from_now=3)
+    return app, key, nia, meeting_id, reply_shapes.invite_facts(send_invites(app, meeting_id)[nia.email])
+
+
 def dkim_app(make_app, records):
     # DNS is the one outside part: the test publishes the key where dkimpy asks for it.
     return make_app(REPLY_ADDRESS=REPLY_ADDRESS, REPLY_SUBADDRESS=False, REPLY_DKIM=True,
@@ -432,13 +442,8 @@ def dkim_app(make_app, records):
                                                                      else name))
 
 
-def test_with_dkim_on_a_reply_signed_by_the_attendees_own_domain_is_taken(make_app, make_member, make_meeting,
-                                                                         dkim_key):
-    key, records = dkim_key
-    app = dkim_app(make_app, records)
-    nia = make_member(name="Nia Adeyemi", email="nia@gmail.example")
-    meeting_id = make_meeting(days_from_now=3)
-    invite = reply_shapes.invite_facts(send_invites(app, meeting_id)[nia.email])
+def test_with_dkim_on_a_reply_signed_by_the_attendees_own_domain_is_taken(dkim_nia):
+    app, key, nia, meeting_id, invite = dkim_nia
     assert invite["organizer"] == REPLY_ADDRESS
     outcome = take(app, signed(reply_shapes.gmail(invite, nia.email, nia.name, "ACCEPTED", later()), key))
     assert (outcome.outcome, outcome.authenticated_by) == ("applied", "dkim")
@@ -662,14 +667,9 @@ def test_an_answer_to_an_earlier_version_asks_the_member_again_once(reply_app, p
     assert answer_of(reply_app, ada, session_id) is None
 
 
-def test_with_dkim_a_reply_sent_to_someone_else_is_not_an_answer_to_us(make_app, make_member, make_meeting,
-                                                                       dkim_key):
+def test_with_dkim_a_reply_sent_to_someone_else_is_not_an_answer_to_us(dkim_nia):
     """An attacker's own invite reusing our UID: the member's signed answer to it, passed on to us."""
-    key, records = dkim_key
-    app = dkim_app(make_app, records)
-    nia = make_member(name="Nia Adeyemi", email="nia@gmail.example")
-    meeting_id = make_meeting(days_from_now=3)
-    invite = reply_shapes.invite_facts(send_invites(app, meeting_id)[nia.email])
+    app, key, nia, meeting_id, invite = dkim_nia
     theirs = {**invite, "organizer": "attacker@evil.example"}
     outcome = take(app, signed(reply_shapes.gmail(theirs, nia.email, nia.name, "DECLINED", later()), key))
     assert outcome.kept and "not authenticated" in outcome.detail
@@ -795,13 +795,8 @@ def test_a_nul_in_a_strangers_calendar_is_set_aside_and_the_answers_behind_it_ar
     assert dovecot.folder("INBOX") == []
 
 
-def test_with_dkim_a_second_to_header_added_above_the_signed_one_is_refused(make_app, make_member, make_meeting,
-                                                                           dkim_key):
-    key, records = dkim_key
-    app = dkim_app(make_app, records)
-    nia = make_member(name="Nia Adeyemi", email="nia@gmail.example")
-    meeting_id = make_meeting(days_from_now=3)
-    invite = reply_shapes.invite_facts(send_invites(app, meeting_id)[nia.email])
+def test_with_dkim_a_second_to_header_added_above_the_signed_one_is_refused(dkim_nia):
+    app, key, nia, meeting_id, invite = dkim_nia
     theirs = signed(reply_shapes.outlook(invite, nia.email, nia.name, "DECLINED", later(),
                                          to="mallory@evil.example"), key)
     outcome = take(app, b"To: breakfast@example.org\r\n" + theirs)

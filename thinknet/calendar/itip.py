@@ -80,11 +80,20 @@ def invites_enabled() -> bool:
     return bool(current_app.config["CALENDAR_INVITES"])
 
 
+def _invites_sent(meeting_id: Any, member_id: Any) -> tuple[Any, ...]:
+    """The session's invites (and updates) sent to the member: the one definition of "their calendar holds it"."""
+    return (OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting_id, OutgoingMail.member_id == member_id,
+            OutgoingMail.calendar_method == "REQUEST", OutgoingMail.state == MailState.SENT)
+
+
 def _holds(meeting_id: Any, member_id: Any) -> Any:
     """That the member's calendar holds the session: its invite was sent to them."""
-    return select(OutgoingMail.id).where(
-        OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting_id, OutgoingMail.member_id == member_id,
-        OutgoingMail.calendar_method == "REQUEST", OutgoingMail.state == MailState.SENT).exists()
+    return select(OutgoingMail.id).where(*_invites_sent(meeting_id, member_id)).exists()
+
+
+def first_invited_at(meeting_id: int, member_id: int) -> datetime | None:
+    """When the session's invite first reached the member."""
+    return db.session.scalar(select(func.min(OutgoingMail.sent_at)).where(*_invites_sent(meeting_id, member_id)))
 
 
 def queue_calendar_updates(meetings: list[Meeting]) -> list[OutgoingMail]:

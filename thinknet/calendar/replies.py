@@ -38,7 +38,6 @@ from thinknet.models import (
     Meeting,
     Member,
     MemberStatus,
-    OutgoingMail,
     Rsvp,
     RsvpAnswer,
     utcnow,
@@ -268,7 +267,7 @@ def _authenticate(raw: bytes, message: Message, reply: Reply, meeting: Meeting) 
         if member.status != MemberStatus.ACTIVE:
             return f"the member is {member.status.value}"
         if member.email.lower() != reply.attendee.lower():
-            _tell_once(member, meeting, "another_address", reply.partstat, address=plain_address(reply.attendee))
+            _tell(member, meeting, "another_address", reply.partstat, address=plain_address(reply.attendee))
             return f"the attendee is not the member this invite was sent to ({member.id})"
         return member, "address"
     if current_app.config["REPLY_DKIM"]:
@@ -351,6 +350,7 @@ def _read(raw: bytes, message: Message) -> Outcome:
 
 
 def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, known: dict) -> Outcome:
+    from thinknet.calendar.itip import first_invited_at
     from thinknet.meetings.queries import lock_meeting
     from thinknet.meetings.rsvps import RsvpRefused, set_rsvp
 
@@ -358,11 +358,11 @@ def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, k
     lock_meeting(meeting.id)
     if reply.sequence is not None and reply.sequence < meeting.sequence and answer != RsvpAnswer.NO:
         # A yes to the old time is not a yes to the new one: they are asked again, with the session as it is.
-        _tell_once(member, meeting, f"outdated-{meeting.sequence}", reply.partstat, old_version=True)
+        _tell(member, meeting, f"outdated-{meeting.sequence}", reply.partstat, old_version=True)
         return Outcome("unchanged", f"answers version {reply.sequence} of the session; it is now at "
                        f"{meeting.sequence}", **known)
     stamp = reply.stamp
-    if stamp is not None and stamp < (_first_invited(member, meeting) or stamp):
+    if stamp is not None and stamp < (first_invited_at(meeting.id, member.id) or stamp):
         stamp = None  # written before the invite reached them: the device's clock is behind
     newer = _newest_answer_time(member, meeting)
     if newer is not None and stamp is not None and stamp < newer:
@@ -370,25 +370,17 @@ def _apply(member: Member, meeting: Meeting, reply: Reply, answer: RsvpAnswer, k
             Rsvp.meeting_id == meeting.id, Rsvp.member_id == member.id)).first()
         truth = None if standing is None else "TENTATIVE" if standing.waitlisted else PARTSTATS[standing.answer]
         if truth != reply.partstat:  # their calendar shows what they pressed: show it what stands
-            _tell_once(member, meeting, "answered_since", reply.partstat)
+            _tell(member, meeting, "answered_since", reply.partstat)
         return Outcome("unchanged", "the member has answered since this reply was written", **known)
     try:
         change = set_rsvp(member, meeting.id, answer)
     except RsvpRefused as refused:
-        _tell_once(member, meeting, "refused", reply.partstat, refusal=str(refused))
+        _tell(member, meeting, "refused", reply.partstat, refusal=str(refused))
         return Outcome("refused", str(refused)[:300], **known)
     if change.rsvp.waitlisted:
-        _tell_once(member, meeting, "waitlisted", reply.partstat)
+        _tell(member, meeting, "waitlisted", reply.partstat)
         return Outcome("applied", "waitlisted", **known)
     return Outcome("applied", "", **known)
-
-
-def _first_invited(member: Member, meeting: Meeting) -> datetime | None:
-    from thinknet.calendar.itip import CALENDAR
-
-    return db.session.scalar(select(func.min(OutgoingMail.sent_at)).where(
-        OutgoingMail.kind == CALENDAR, OutgoingMail.meeting_id == meeting.id, OutgoingMail.member_id == member.id,
-        OutgoingMail.calendar_method == "REQUEST"))
 
 
 def _newest_answer_time(member: Member, meeting: Meeting) -> datetime | None:
@@ -411,7 +403,7 @@ def _newest_answer_time(member: Member, meeting: Meeting) -> datetime | None:
     return written_at  # None when that reply's clock could not be trusted: the order they came in decides
 
 
-def _tell_once(member: Member, meeting: Meeting, what: str, partstat: str, **about: object) -> None:
+def _tell(member: Member, meeting: Meeting, what: str, partstat: str, **about: object) -> None:
     """When what they pressed is not what stands (the seats were taken, RSVPs had closed, the session moved, they
     answered since, it came from another address): an email saying so, and their invite again showing the
     truth. Told again at once when their answer or the session has changed since; otherwise (they pressed the
