@@ -8,7 +8,7 @@ from conftest import CSRF_META
 from thinknet.access import public_endpoints
 from thinknet.extensions import db
 from thinknet.models import SignIn
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import AnyConverter, IntegerConverter
 
 # The whole allow-list. A new public endpoint must be added here on purpose.
 PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.healthz", "join.landing",
@@ -17,8 +17,12 @@ PUBLIC = {"auth.login", "auth.forgot_password", "auth.reset_password", "main.hea
 
 
 def example_url(app, rule) -> str:
-    values = {name: 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
-              for name in rule.arguments}
+    def example(converter):
+        if isinstance(converter, IntegerConverter):
+            return 1
+        return min(converter.items) if isinstance(converter, AnyConverter) else "x"
+
+    values = {name: example(rule._converters[name]) for name in rule.arguments}
     with app.test_request_context():
         from flask import url_for
 

@@ -164,7 +164,9 @@ def test_a_fresh_database_has_the_settings_row_with_the_defaults(tmp_path):
     with app.app_context():
         [row] = db.session.scalars(select(Settings)).all()
         assert row.charter == DEFAULT_CHARTER
-        assert row.group_name == "Thinking Network"
+        assert row.group_name == ""  # named by the first organizer: nothing goes out under a default name
+        assert row.setup_left == ["name", "meetings", "charter", "sponsors"] and row.setup_opened_at is None
+        assert row.founding_until is None
         assert row.rsvp_cutoff_time.hour == 20
         db.engine.dispose()
 

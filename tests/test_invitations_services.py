@@ -35,7 +35,8 @@ def test_a_member_who_attended_too_few_sessions_is_told_how_many_more(app_contex
     attend(newish, times=1)
     with pytest.raises(services.SponsorNotEligible) as refused:
         issue(newish)
-    assert str(refused.value) == "You can sponsor after attending 2 sessions; you have attended 1."
+    assert str(refused.value) == ("You can sponsor after attending 2 sessions; you have attended 1. Each breakfast "
+                                  "you come to counts once an organizer records it.")
 
 
 def test_the_attendance_threshold_is_a_setting(app_context, make_member, attend):

@@ -34,6 +34,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("admin.meeting", "GET"): ORGANIZERS, ("admin.meeting", "POST"): ORGANIZERS,
     ("admin.cancel_meeting", "POST"): ORGANIZERS, ("admin.send_calendar_updates", "POST"): ORGANIZERS,
     ("admin.send_upcoming_calendar_updates", "POST"): ORGANIZERS,
+    ("admin.setup", "GET"): ORGANIZERS, ("admin.setup_step", "GET"): ORGANIZERS,
+    ("admin.setup_step", "POST"): ORGANIZERS,
     ("auth.login", "GET"): "signed_out_page", ("auth.login", "POST"): "signed_out_page",
     ("auth.logout", "POST"): MEMBERS,
     ("auth.forgot_password", "GET"): EVERYONE, ("auth.forgot_password", "POST"): EVERYONE,
@@ -129,8 +131,8 @@ def client_for(app, role, world):
 
 
 def url(app, rule, world) -> str:
-    values = {name: world["tokens"][rule.endpoint] if name == "token" else world["ids"][name]
-              for name in rule.arguments}
+    values = {name: world["tokens"][rule.endpoint] if name == "token" else
+              "charter" if name == "step" else world["ids"][name] for name in rule.arguments}
     with app.test_request_context():
         return url_for(rule.endpoint, **values)
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from thinknet import outbox
 from thinknet.auth.services import password_problem
 from thinknet.extensions import db
-from thinknet.models import Role
+from thinknet.models import Role, Settings
 
 DEMO_SIGN_IN_FILE = "demo-sign-in.txt"
 EX_TEMPFAIL = 75  # sysexits.h: the mail server keeps the message and offers it again later
@@ -58,7 +58,7 @@ def _check_password(value: str) -> str:
 @click.command("create-organizer")
 @click.option("--email", required=True, callback=lambda ctx, param, value: _check_email(value))
 @click.option("--name", required=True)
-@click.option("--headline", default="Organizer", show_default=True, help="Role, e.g. Managing director.")
+@click.option("--headline", default="", help="Role, e.g. Managing director (shown with the name).")
 @click.option("--sector", default="", help="Sector, e.g. Logistics.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               callback=lambda ctx, param, value: _check_password(value),
@@ -75,6 +75,9 @@ def create_organizer(email: str, name: str, headline: str, sector: str, password
         raise click.ClickException(str(taken)) from None
     db.session.commit()
     click.echo(f"Created organizer {member.name} <{member.email}>.")
+    if Settings.get().setup_left:
+        click.echo(f"Sign in at {current_app.config['BASE_URL']}/login: the first sign-in leads through the "
+                   "group's set-up.")
 
 
 @click.command("demo")

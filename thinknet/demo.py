@@ -18,6 +18,7 @@ from thinknet.models import (
     Role,
     Rsvp,
     RsvpAnswer,
+    SETUP_STEPS,
     Series,
     Settings,
     Takeaway,
@@ -98,6 +99,9 @@ def load_demo(today: date, password: str | None = None, seed: int = 7) -> DemoSi
     settings = Settings.get()
     settings.group_name = "Wednesday Breakfast Club"
     settings.timezone = "Europe/London"
+    for step in SETUP_STEPS:  # a group that has been meeting for a year
+        settings.mark_set_up(step)
+    settings.setup_opened_at = utcnow() - timedelta(days=400)
 
     members: dict[str, Member] = {}
     joined = utcnow() - timedelta(days=400)

@@ -47,7 +47,7 @@ class CalendarMessage(EmailMultiAlternatives):
 def compose(to: str, subject: str, template: str, *, message_class: type[EmailMultiAlternatives] = EmailMultiAlternatives,
             **context: Any) -> EmailMultiAlternatives:
     """A message to one person, from templates/email/<template>.txt and .html."""
-    context.setdefault("group_name", group_settings().group_name)
+    context.setdefault("group_name", group_settings().shown_name)
     message = message_class(
         subject=on_one_line(subject),  # a name saved before line breaks were refused must not break the header
         body=render_template(f"email/{template}.txt", **context),

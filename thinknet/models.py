@@ -560,6 +560,11 @@ We meet to think together, not to sell.
 - Come when you can; tell us when you can't."""
 
 
+# The first organizer's set-up, in order: the group's name and time zone, when and where it meets, the charter,
+# the sponsor rules.
+SETUP_STEPS = ("name", "meetings", "charter", "sponsors")
+
+
 class Settings(db.Model):
     """The group's one row of settings, editable by organizers."""
 
@@ -567,7 +572,8 @@ class Settings(db.Model):
     __table_args__ = (CheckConstraint(f"id = {SETTINGS_ID}", name="single_row"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_name: Mapped[str] = mapped_column(String(120), default="Thinking Network")
+    # Empty until the first organizer names the group: nothing goes out under a default name.
+    group_name: Mapped[str] = mapped_column(String(120), default="")
     charter: Mapped[str] = mapped_column(Text, default=DEFAULT_CHARTER)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     sponsor_min_attendance: Mapped[int] = mapped_column(Integer, default=2)
@@ -580,7 +586,27 @@ class Settings(db.Model):
     rsvp_cutoff_time: Mapped[time] = mapped_column(Time, default=time(20, 0))
     mail_sender_name: Mapped[str] = mapped_column(String(120), default="")
     mail_sender_email: Mapped[str] = mapped_column(String(254), default="")
+    # The first organizer's set-up (thinknet.admin.setup): the steps done, comma-separated in SETUP_STEPS' order,
+    # and when it was first opened (until then, an organizer's sign-in leads there).
+    setup_done: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    setup_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Until this day (in the group's zone), any active member may sponsor: a new group has no attendance yet.
+    founding_until: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def shown_name(self) -> str:
+        """The group's name on its pages; the product's own before the group has one."""
+        return self.group_name or "thinknet"
+
+    @property
+    def setup_left(self) -> list[str]:
+        done = set(self.setup_done.split(","))
+        return [step for step in SETUP_STEPS if step not in done]
+
+    def mark_set_up(self, step: str) -> None:
+        done = set(self.setup_done.split(",")) | {step}
+        self.setup_done = ",".join(s for s in SETUP_STEPS if s in done)
 
     @classmethod
     def get(cls, for_update: bool = False) -> Settings:

@@ -55,6 +55,7 @@ class SettingsForm(Form):
     invitation_ttl_days = _whole("Days before an invitation expires", 1, 90)
     member_cap = _whole("Active members, at most", 2, 1000)
     invitations_need_approval = BooleanField("Every invitation waits for an organizer's approval before it is emailed")
+    founding_until = DateField("Founding period: any member may sponsor until", validators=[Optional()])
     rsvp_cutoff_days_before = _whole("RSVPs close this many days before a session", 0, 7)
     rsvp_cutoff_time = TimeField("…at this local time", validators=[InputRequired("Enter a time like 20:00.")])
     mail_sender_name = StringField("Email sender name", validators=[Optional(), Length(max=120)])
@@ -91,3 +92,19 @@ class MeetingForm(Form):
 
 class InviteWeeksForm(Form):
     weeks = _whole("Weeks ahead", 1, 8)
+
+
+class SetupNameForm(Form):
+    group_name = SettingsForm.group_name
+    timezone = TimeZoneField("Time zone")
+
+
+class SetupCharterForm(Form):
+    charter = SettingsForm.charter
+
+
+class SetupSponsorsForm(Form):
+    founding_until = SettingsForm.founding_until
+    sponsor_min_attendance = SettingsForm.sponsor_min_attendance
+    sponsor_max_pending = SettingsForm.sponsor_max_pending
+    invitations_need_approval = SettingsForm.invitations_need_approval

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from datetime import time
+from datetime import time, timedelta
 
 from flask import Blueprint, Response, abort, flash, request, url_for
 from flask_login import current_user
@@ -11,13 +12,23 @@ from flask_login import current_user
 from thinknet.access import resubmittable
 from thinknet import htmx, mail, outbox
 from thinknet.admin import services
-from thinknet.admin.forms import ApproveForm, InviteWeeksForm, MeetingForm, ReasonForm, SeriesForm, SettingsForm
+from thinknet.admin.forms import (
+    ApproveForm,
+    InviteWeeksForm,
+    MeetingForm,
+    ReasonForm,
+    SeriesForm,
+    SettingsForm,
+    SetupCharterForm,
+    SetupNameForm,
+    SetupSponsorsForm,
+)
 from thinknet.extensions import db
 from thinknet.invitations import services as invitation_services
 from thinknet.calendar import itip, replies
 from thinknet.meetings import queries, schedule
 from thinknet.members import services as member_services
-from thinknet.models import Meeting, Member, OutgoingMail, Settings, utcnow
+from thinknet.models import SETUP_STEPS, Meeting, Member, OutgoingMail, Settings, utcnow
 from thinknet.templating import local_time
 from thinknet.topics import services as topic_services
 
@@ -152,38 +163,108 @@ def settings() -> Response:
     return htmx.render("admin/settings.html", form=form, status=422 if form.errors else 200)
 
 
+def series_form() -> SeriesForm:
+    """The weekly series' form, filled in with the series, or with a weekly breakfast at 6:30 for the first."""
+    current = schedule.active_series()
+    form = SeriesForm(obj=current)
+    if current is None:  # the group's time zone is asked here, once; later it is a setting
+        form.timezone.keep_offering(Settings.get().timezone)
+        if not form.is_submitted():
+            form.weekday.data, form.start_time.data, form.duration_minutes.data = 2, time(6, 30), 60
+            form.timezone.data = Settings.get().timezone
+    else:
+        del form.timezone
+    return form
+
+
+def save_series_form(form: SeriesForm) -> schedule.SeriesSaved | None:
+    """Saves a valid series form; None, with the refusal next to the seat limit, when a rule refuses it."""
+    group_zone = Settings.get().timezone
+    values = schedule.SeriesValues(
+        weekday=form.weekday.data, start_time=form.start_time.data, duration_minutes=form.duration_minutes.data,
+        timezone=form.timezone.data if form.timezone else group_zone, venue_name=form.venue_name.data,
+        venue_address=form.venue_address.data or "", seat_limit=form.seat_limit.data,
+    )
+    try:
+        return schedule.save_series(current_user, values)
+    except schedule.MeetingChangeRefused as refused:
+        form.seat_limit.errors = [*form.seat_limit.errors, str(refused)]  # the 422 rolls the request back
+        return None
+
+
+def flash_series_saved(saved: schedule.SeriesSaved) -> None:
+    created = len(saved.created)
+    message = f"The weekly series is saved; {created} new session{'s' if created != 1 else ''} scheduled."
+    if saved.updates:
+        message += (f" Members' calendars held the old times: {len(saved.updates)} calendar "
+                    f"update{'s are' if len(saved.updates) != 1 else ' is'} on the way.")
+    flash(message, "success")
+
+
 @bp.route("/series", methods=["GET", "POST"])
 @resubmittable
 def series() -> Response:
-    current = schedule.active_series()
-    group_zone = Settings.get().timezone
-    form = SeriesForm(obj=current)
-    if current is None:  # the group's time zone is asked here, once; later it is a setting
-        form.timezone.keep_offering(group_zone)
-        if not form.is_submitted():
-            form.weekday.data, form.start_time.data, form.duration_minutes.data = 2, time(6, 30), 60
-            form.timezone.data = group_zone
-    else:
-        del form.timezone
+    form = series_form()
     if form.validate_on_submit():
-        values = schedule.SeriesValues(
-            weekday=form.weekday.data, start_time=form.start_time.data, duration_minutes=form.duration_minutes.data,
-            timezone=form.timezone.data if current is None else group_zone, venue_name=form.venue_name.data,
-            venue_address=form.venue_address.data or "", seat_limit=form.seat_limit.data,
-        )
-        try:
-            saved = schedule.save_series(current_user, values)
-        except schedule.MeetingChangeRefused as refused:
-            form.seat_limit.errors = [*form.seat_limit.errors, str(refused)]  # the 422 rolls the request back
-            return htmx.render("admin/series.html", form=form, status=422, group_zone=group_zone)
-        created = len(saved.created)
-        message = f"The weekly series is saved; {created} new session{'s' if created != 1 else ''} scheduled."
-        if saved.updates:
-            message += (f" Members' calendars held the old times: {len(saved.updates)} calendar "
-                        f"update{'s are' if len(saved.updates) != 1 else ' is'} on the way.")
-        flash(message, "success")
-        return htmx.redirect_to(url_for("admin.meetings"))
-    return htmx.render("admin/series.html", form=form, status=422 if form.errors else 200, group_zone=group_zone)
+        saved = save_series_form(form)
+        if saved is not None:
+            flash_series_saved(saved)
+            return htmx.redirect_to(url_for("admin.meetings"))
+    return htmx.render("admin/series.html", form=form, status=422 if form.errors else 200,
+                       group_zone=Settings.get().timezone)
+
+
+# The first organizer's set-up: one short page per step, each saved or skipped, all changeable later here under
+# Settings and the weekly series. The dashboard says what is left.
+SETUP_FORMS = {"name": SetupNameForm, "charter": SetupCharterForm, "sponsors": SetupSponsorsForm}
+FOUNDING_WEEKS = 8
+
+
+def setup_form(step: str) -> Any:
+    settings = Settings.get()
+    if step == "meetings":
+        form = series_form()
+        if form.timezone and "name" not in settings.setup_left:  # the set-up's first step asked it
+            del form.timezone
+        return form
+    form = SETUP_FORMS[step](obj=settings)
+    if step == "name":
+        form.timezone.keep_offering(settings.timezone)
+    if step == "sponsors" and not form.is_submitted() and settings.founding_until is None and "sponsors" in \
+            settings.setup_left:  # a new group: nobody has attended yet, so anyone may sponsor for a while
+        form.founding_until.data = local_time(utcnow()).date() + timedelta(weeks=FOUNDING_WEEKS)
+    return form
+
+
+@bp.route("/setup")
+def setup() -> Response:
+    return htmx.render("admin/setup.html", steps=SETUP_STEPS, titles=services.SETUP_TITLES, left=Settings.get().setup_left)
+
+
+@bp.route("/setup/<any(name, meetings, charter, sponsors):step>", methods=["GET", "POST"])
+@resubmittable
+def setup_step(step: str) -> Response:
+    following = SETUP_STEPS[SETUP_STEPS.index(step) + 1:]
+    next_url = url_for("admin.setup_step", step=following[0]) if following else url_for("admin.setup")
+    form = setup_form(step)
+    if request.method == "POST" and request.form.get("skip"):
+        if not ApproveForm().validate_on_submit():
+            abort(400)
+        return htmx.redirect_to(next_url)
+    if form.validate_on_submit():
+        if step == "meetings":
+            saved = save_series_form(form)
+            if saved is not None:
+                flash_series_saved(saved)
+                return htmx.redirect_to(next_url)
+        else:
+            services.update_settings(current_user, {name: field.data for name, field in form._fields.items()
+                                                    if name != "csrf_token"})
+            flash("Saved.", "success")
+            return htmx.redirect_to(next_url)
+    return htmx.render("admin/setup_step.html", step=step, titles=services.SETUP_TITLES, number=SETUP_STEPS.index(step) + 1,
+                       total=len(SETUP_STEPS), form=form, status=422 if form.errors else 200,
+                       group_zone=Settings.get().timezone)
 
 
 def _meeting_values(form: MeetingForm) -> schedule.MeetingValues:

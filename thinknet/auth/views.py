@@ -7,6 +7,7 @@ from flask_login import current_user, login_user, logout_user
 
 from thinknet import htmx, responses, throttle
 from thinknet.access import public, safe_next_url
+from thinknet.admin.services import open_setup
 from thinknet.security import no_store
 from thinknet.auth import devices, services
 from thinknet.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
@@ -48,7 +49,9 @@ def login() -> Response:
             session.clear()
             services.start_sign_in(member, request.user_agent.string)
             login_user(member, remember=form.remember.data)
-            response = htmx.redirect_to(safe_next_url(request.args.get("next")) or url_for("main.dashboard"))
+            step = open_setup(member)  # a new group's first organizer is led through its set-up
+            default = url_for("admin.setup_step", step=step) if step else url_for("main.dashboard")
+            response = htmx.redirect_to(safe_next_url(request.args.get("next")) or default)
             devices.remember_device(response, member.email)
             return response
     if status == 200 and (form.errors or form.form_errors):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
@@ -49,8 +50,14 @@ class SponsorNotEligible(InvitationRefused):
         self.attended, self.required = attended, required
         super().__init__(
             f"You can sponsor after attending {_plural(required, 'session')}; "
-            f"you have attended {attended}."
+            f"you have attended {attended}. Each breakfast you come to counts once an organizer records it."
         )
+
+
+class GroupUnnamed(InvitationRefused):
+    def __init__(self) -> None:
+        super().__init__("The group has no name yet, and an invitation says what it invites to: an organizer "
+                         "names the group first (Organizers → Set-up).")
 
 
 class TooManyPending(InvitationRefused):
@@ -116,13 +123,21 @@ def live_invitation_count(now: datetime, sponsor: Member | None = None) -> int:
     return db.session.scalar(statement) or 0
 
 
+def in_founding_period(settings: Settings, now: datetime) -> bool:
+    """Whether any member may sponsor today: the group's founding period lasts to its last day, inclusive."""
+    return (settings.founding_until is not None
+            and now.astimezone(ZoneInfo(settings.timezone)).date() <= settings.founding_until)
+
+
 def sponsor_refusal(sponsor: Member, now: datetime | None = None) -> InvitationRefused | None:
     """The first sponsor rule that stops this member sponsoring anyone right now, or None if they may."""
     now = now or utcnow()
     settings = Settings.get()
     if sponsor.status != MemberStatus.ACTIVE:
         return SponsorNotActive()
-    if not (sponsor.is_organizer or sponsor.is_founder):
+    if not settings.group_name:
+        return GroupUnnamed()
+    if not (sponsor.is_organizer or sponsor.is_founder or in_founding_period(settings, now)):
         attended = attended_count(sponsor)
         if attended < settings.sponsor_min_attendance:
             return SponsorNotEligible(attended, settings.sponsor_min_attendance)

@@ -20,13 +20,19 @@ join_bp = Blueprint("join", __name__, url_prefix="/join")
 
 
 def render_page(form: InvitationForm, status: int = 200) -> Response:
+    """The sponsor's page. A rule that stops them sponsoring is said once, in place of the form they cannot use,
+    with what lifts it; when it is their pending invitations, those are listed right there with Revoke."""
     invitations = services.invitations_for(current_user)
+    refusal = services.sponsor_refusal(current_user)
+    pending = [invitation for invitation in invitations if invitation.current_state().value in
+               ("pending", "awaiting_approval")] if isinstance(refusal, services.TooManyPending) else []
     return htmx.render(
         "invitations/index.html",
         form=form,
-        invitations=invitations,
+        invitations=[invitation for invitation in invitations if invitation not in pending],
+        pending=pending,
         emails=services.emails_of(invitations),
-        refusal=services.sponsor_refusal(current_user),
+        refusal=refusal,
         status=status,
     )
 
@@ -40,8 +46,9 @@ def index() -> Response:
     try:
         issued = services.issue_invitation(current_user, form.email.data, form.vouch_note.data)
     except services.InvitationRefused as refused:
-        # Next to the field the rule is about; the 422 rolls the request back.
-        (getattr(form, refused.field).errors if refused.field else form.form_errors).append(str(refused))
+        # Next to the field the rule is about; a sponsor rule is the page's own notice. The 422 rolls back.
+        if refused.field:
+            getattr(form, refused.field).errors.append(str(refused))
         return render_page(form, 422)
     if issued.token is not None:
         mail.send_invitation(issued.invitation, issued.token)

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from thinknet import health, htmx
 from thinknet.access import public
+from thinknet.admin.services import setup_left
 from thinknet.invitations import services as invitation_services
 from thinknet.meetings import attendance, queries, rsvps
 from thinknet.pagecache import cached_page
@@ -26,6 +27,7 @@ def dashboard() -> Response:
         organizer_todo = {
             "attendance": attendance.meetings_needing_attendance(),
             "approvals": invitation_services.awaiting_approval_count(),
+            "setup_left": setup_left(),
         }
     return htmx.render(
         "main/dashboard.html", **context,

@@ -119,6 +119,7 @@ def save_series(organizer: Member, values: SeriesValues, today: date | None = No
     else:
         following = [m for m in _upcoming_series_meetings(series, now) if _follows_series(m, series)]
     values = replace(values, timezone=settings.timezone)
+    settings.mark_set_up("meetings")  # the set-up's step "when and where the group meets"
     # A session with a seat limit of its own keeps it; the others take the series' new one, which must leave a
     # seat for everyone already confirmed (as for one session: `update_meeting`).
     old_seat_limit = series.seat_limit

@@ -23,8 +23,24 @@
     }
   }
 
+  // The set-up's time zone: the device's own zone, when the list has it, said so to be confirmed.
+  function guessZone() {
+    var select = document.querySelector("select[data-guess-zone]");
+    if (!select || !window.Intl) { return; }
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var option = Array.prototype.find.call(select.options, function (o) { return o.value === zone; });
+    if (!option) { return; }
+    select.value = zone;
+    var note = document.getElementById("zone-guess");
+    if (note) {
+      note.textContent = "Guessed from this device: " + option.textContent + ". Change it if the group meets elsewhere.";
+      note.hidden = false;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusFirstError(document);
+    guessZone();
     document.querySelectorAll("[data-copy]").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { copyFrom(button); });
