@@ -99,7 +99,7 @@ def test_the_member_sees_their_place_on_the_waitlist_and_is_emailed_when_a_seat_
     login(second)
     body = rsvp(client, meeting_id, "yes", htmx=True).get_data(as_text=True)
     assert "You're 1st on the waitlist" in body
-    assert "1 coming (1 seats), 1 on the waitlist" in body
+    assert "1 coming · full · 1 on the waitlist" in body
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     login(first)
     rsvp(client, meeting_id, "no")
@@ -172,7 +172,7 @@ def test_the_dashboard_shows_the_next_session_rsvp_counts_and_top_topics(app, cl
     login(member)
     page = client.get("/").get_data(as_text=True)
     assert "Blue Door" in page
-    assert "1 coming (1 seats), 1 on the waitlist" in page
+    assert "1 coming · full · 1 on the waitlist" in page
     assert "You're 1st on the waitlist" in page
     agenda = page[page.index("On the agenda"):page.index("The session's page")]
     assert [t for t in ("First topic", "Second topic", "Third topic", "Fourth topic") if t in agenda] == [

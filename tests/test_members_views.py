@@ -25,8 +25,8 @@ def test_the_directory_lists_active_members_with_sponsor_and_join_date(client, l
     gone = make_member(email="g@example.org", name="Gus Gone", status=MemberStatus.DEPARTED, sponsor_id=c.id)
     login(n)
     page = client.get("/members/").get_data(as_text=True)
-    assert "Ava Near" in page and "Engineer, Software" in page and "Sponsored by Ben Middle" in page
-    assert "Founder" in page
+    assert "Ava Near" in page and "Engineer, Software" in page and "sponsored by Ben Middle" in page
+    assert "founder, joined" in page
     assert utcnow().strftime("%b %Y") in page
     assert gone.name not in page
     assert "4 active members" in page

@@ -34,7 +34,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("admin.meeting", "GET"): ORGANIZERS, ("admin.meeting", "POST"): ORGANIZERS,
     ("admin.cancel_meeting", "POST"): ORGANIZERS, ("admin.send_calendar_updates", "POST"): ORGANIZERS,
     ("admin.send_upcoming_calendar_updates", "POST"): ORGANIZERS,
-    ("admin.setup", "GET"): ORGANIZERS, ("admin.setup_step", "GET"): ORGANIZERS,
+    ("members.me_in_tree", "GET"): MEMBERS, ("admin.setup", "GET"): ORGANIZERS, ("admin.setup_step", "GET"): ORGANIZERS,
     ("admin.setup_step", "POST"): ORGANIZERS,
     ("auth.login", "GET"): "signed_out_page", ("auth.login", "POST"): "signed_out_page",
     ("auth.logout", "POST"): MEMBERS,
@@ -151,6 +151,8 @@ def outcome(response) -> str:
         return "home"
     if response.status_code in (302, 303) and location == "/own-data/":
         return "ask_for_link"
+    if response.status_code == 303 and location.startswith("/members/tree#tree-member-"):
+        return "ok"  # the tree, opened at the member
     if response.status_code == 422 and "csrf_token" not in response.request.form:
         return "csrf"  # a form view hands a tokenless form back, filled in, to send again
     return {200: "ok", 400: "csrf", 403: "forbidden", 404: "missing", 410: "gone", 422: "ok"}.get(response.status_code,

@@ -74,6 +74,14 @@ def paragraphs(text: str) -> Markup:
     return Markup("".join(f"<p>{Markup('<br>').join(escape(line) for line in block.splitlines())}</p>" for block in blocks))
 
 
+def initials(name: str) -> str:
+    """'AL' for Ada Lovelace, 'P' for Priya: a face for a name where there is no picture."""
+    words = [word for word in name.split() if word[:1].isalpha()]
+    if not words:
+        return (name.strip()[:1] or "?").upper()
+    return (words[0][0] + (words[-1][0] if len(words) > 1 else "")).upper()
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["date"] = format_date
@@ -82,6 +90,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["relative_day"] = relative_day
     app.jinja_env.filters["clock"] = clock
     app.jinja_env.filters["when_with_day"] = when_with_day
+    app.jinja_env.filters["initials"] = initials
     from thinknet.calendar.web_links import map_link
 
     app.jinja_env.globals["map_link"] = map_link

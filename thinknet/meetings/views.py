@@ -64,7 +64,7 @@ def show(meeting_id: int) -> Response:
 def rsvp(meeting_id: int) -> Response:
     form = RsvpForm()
     back = safe_next_url(form.next.data) or url_for("meetings.show", meeting_id=meeting_id)
-    error, meeting = None, None
+    error, meeting, first_yes = None, None, False
     if form.validate_on_submit():  # before the lock: the form holds no one up
         try:
             change = rsvps.set_rsvp(current_user, meeting_id, RsvpAnswer(form.answer.data))
@@ -73,7 +73,7 @@ def rsvp(meeting_id: int) -> Response:
             error = str(refused)
         else:
             commit_then_read()
-            meeting = change.meeting
+            meeting, first_yes = change.meeting, change.first_yes
     else:
         error = "Choose yes, maybe or no."
     meeting = meeting or db.get_or_404(Meeting, meeting_id)
@@ -81,10 +81,15 @@ def rsvp(meeting_id: int) -> Response:
         if error:
             flash(error, "error")
         return htmx.redirect_to(back)
-    # Only the RSVP block and, out of band, the who's-coming block change.
+    # Only the RSVP block and, out of band, the who's-coming block (as the page it is on shows it) and the
+    # announcement a screen reader hears change. A first yes with a seat is offered the calendar.
     context = rsvps.rsvp_block(meeting, current_user, error)
-    body = render_template("meetings/_rsvp.html", next_url=back, **context) + render_template(
-        "meetings/_coming.html", oob=True, **context)
+    offer = first_yes and not context["rsvp"].waitlist_position and not meeting.is_cancelled
+    body = render_template(
+        "meetings/_rsvp.html", next_url=back, announce=True, offer_calendar=offer,
+        calendar_links=web_links.add_to_calendar(meeting, group_settings().group_name, itip.meeting_url(meeting))
+        if offer else None, **context,
+    ) + render_template("meetings/_coming.html", oob=True, compact=back == url_for("main.dashboard"), **context)
     response = htmx.make_fragment_response(body, status=422 if error else 200)
     return response
 

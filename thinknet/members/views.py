@@ -1,7 +1,8 @@
 """/members: the directory with the group's mix, a profile with its sponsor chain, and the whole sponsor tree."""
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, redirect, url_for
+from flask_login import current_user
 
 from thinknet import htmx
 from thinknet.extensions import db
@@ -22,6 +23,12 @@ def index() -> Response:
 @cached_page(same_for_each_role=True, timeless=True)
 def tree() -> Response:
     return htmx.render("members/tree.html", rows=services.tree_rows(services.sponsor_tree()))
+
+
+@bp.route("/tree/me")
+def me_in_tree() -> Response:
+    """The tree opened at the signed-in member (the tree itself is the same page for everyone)."""
+    return redirect(url_for("members.tree", _anchor=f"tree-member-{current_user.id}"), 303)
 
 
 @bp.route("/<int:member_id>")

@@ -38,13 +38,76 @@
     }
   }
 
+  // A member shown in the tree: every branch above them opened, scrolled to, their name focused.
+  function showMember(item) {
+    for (var node = item.parentElement; node; node = node.parentElement) {
+      if (node.tagName === "DETAILS") { node.open = true; }
+    }
+    document.querySelectorAll(".found").forEach(function (el) { el.classList.remove("found"); });
+    item.classList.add("found");
+    var link = item.querySelector("a");
+    item.scrollIntoView({ block: "center" });
+    if (link) { link.focus({ preventScroll: true }); }
+  }
+
+  function showTarget() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    var item = id && document.getElementById(id);
+    if (item && item.matches("li[data-name]")) { showMember(item); }
+  }
+
+  // "Find a member": the directory keeps the names that match what is typed; the tree opens at the one picked.
+  function findMember(box) {
+    var list = document.getElementById(box.getAttribute("data-finds"));
+    if (!list) { return; }
+    var input = box.querySelector("input"), status = box.querySelector("[role=status]");
+    var items = Array.prototype.slice.call(list.querySelectorAll("li[data-name]"));
+    var inTree = list.classList.contains("tree");
+    box.hidden = false;
+    function matches(query) {
+      return items.filter(function (li) { return li.getAttribute("data-name").toLowerCase().indexOf(query) !== -1; });
+    }
+    function jump(exactOnly) {
+      var query = input.value.trim().toLowerCase();
+      if (!query) { status.textContent = ""; return; }
+      var found = matches(query);
+      var exact = found.filter(function (li) { return li.getAttribute("data-name").toLowerCase() === query; });
+      var item = exact[0] || (exactOnly ? null : found[0]);
+      if (item) { showMember(item); status.textContent = ""; }
+      else if (!found.length) { status.textContent = "No member's name contains “" + input.value.trim() + "”."; }
+    }
+    input.addEventListener("input", function () {
+      if (inTree) { jump(true); return; }
+      var query = input.value.trim().toLowerCase(), shown = 0;
+      items.forEach(function (li) {
+        var match = !query || li.getAttribute("data-name").toLowerCase().indexOf(query) !== -1;
+        li.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      status.textContent = query ? (shown === 1 ? "1 member" : shown + " members") + " of " + items.length : "";
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); if (inTree) { jump(false); } }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusFirstError(document);
     guessZone();
+    document.querySelectorAll("[data-finds]").forEach(findMember);
+    showTarget();
     document.querySelectorAll("[data-copy]").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { copyFrom(button); });
     });
   });
+  // The button tapped in an htmx form is marked, so its own spinner shows while the answer is on its way.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("form[hx-post] button[type=submit]");
+    if (!button || !button.form) { return; }
+    button.form.querySelectorAll("[data-tapped]").forEach(function (b) { b.removeAttribute("data-tapped"); });
+    button.setAttribute("data-tapped", "");
+  });
+  window.addEventListener("hashchange", showTarget);
   document.addEventListener("htmx:afterSwap", function (event) { focusFirstError(event.detail.target); });
 })();

@@ -101,7 +101,8 @@ def vote(topic_id: int) -> Response:
         commit_then_read()
     if htmx.wants_fragment():
         response = htmx.render("topics/_vote.html", "topics/_vote.html",
-                               view=services.topic_view(topic, current_user), status=422 if error else 200)
+                               view=services.topic_view(topic, current_user), error=error,
+                               status=422 if error else 200)
         return response
     if error:
         flash(error, "error")

@@ -1,0 +1,234 @@
+"""What a full group meets on a phone, read from the pages as served: the dashboard's who's-coming at 150
+members, seats beside the buttons, a tap's outcome said in a region that stays, the calendar offered after a
+first yes, the tree folded with a way to find a member and oneself, and organizer tables that become cards.
+(The browser journeys check the same pages in Chromium: their size, taps and what a screen reader hears.)"""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from sqlalchemy import insert
+
+from conftest import PASSWORD, csrf_token, sign_in
+from thinknet.extensions import db
+from thinknet.models import Member, MemberStatus, Rsvp, RsvpAnswer, Role, utcnow
+
+
+def crowd(app, meeting_id: int, coming: int, maybe: int, prefix: str = "c") -> None:
+    """Members answering a session straight in the database (a test of pages, not of RSVPs)."""
+    with app.app_context():
+        now = utcnow()
+        rows = [{"email": f"{prefix}{n}@example.org", "name": f"Person{n} {prefix.upper()}{n}", "headline": "",
+                 "sector": "", "bio": "", "password_hash": "x", "role": Role.MEMBER, "status": MemberStatus.ACTIVE,
+                 "wants_calendar_updates": False, "wants_calendar_feed": False, "calendar_feed_version": 0,
+                 "joined_at": now} for n in range(coming + maybe)]
+        db.session.execute(insert(Member), rows)
+        ids = db.session.scalars(db.select(Member.id).where(Member.email.like(f"{prefix}%@example.org"))
+                                 .order_by(Member.id)).all()
+        db.session.execute(insert(Rsvp), [
+            {"meeting_id": meeting_id, "member_id": member_id, "waitlisted": False, "from_standing": False,
+             "answer": RsvpAnswer.YES if n < coming else RsvpAnswer.MAYBE, "answered_at": now}
+            for n, member_id in enumerate(ids)])
+        db.session.commit()
+
+
+def rsvp(client, meeting_id, answer, next_url="/"):
+    return client.post(f"/meetings/{meeting_id}/rsvp",
+                       data={"answer": answer, "next": next_url, "csrf_token": csrf_token(client, "/")},
+                       headers={"HX-Request": "true", "HX-Target": f"rsvp-{meeting_id}"})
+
+
+def section(page: str, element_id: str) -> str:
+    start = page.index(f'id="{element_id}"')
+    return page[start:page.index("</section>", start)]
+
+
+def test_the_dashboard_says_how_many_are_coming_with_a_few_faces_not_every_name(app, client, member, make_meeting):
+    meeting_id = make_meeting(days_from_now=2, seat_limit=80)
+    crowd(app, meeting_id, coming=76, maybe=11)
+    sign_in(client, member.email)
+    coming = section(client.get("/").get_data(as_text=True), f"coming-{meeting_id}")
+    assert "76 coming · 11 maybe · 4 seats left" in coming
+    assert coming.count('class="face"') == 8 and "and 68 more" in coming
+    assert f'href="/meetings/{meeting_id}#coming-{meeting_id}">See who\'s coming' in coming
+    assert "Person40" not in coming  # not 76 names pushing the agenda off the screen
+    full = section(client.get(f"/meetings/{meeting_id}").get_data(as_text=True), f"coming-{meeting_id}")
+    assert full.count("<li>") == 87  # the session's page has every name
+
+
+def test_the_seats_left_sit_beside_the_buttons(app, client, member, make_meeting):
+    meeting_id = make_meeting(days_from_now=2, seat_limit=5)
+    crowd(app, meeting_id, coming=4, maybe=0)
+    sign_in(client, member.email)
+    buttons = client.get("/").get_data(as_text=True)
+    buttons = buttons[buttons.index('class="rsvp-buttons"'):]
+    buttons = buttons[:buttons.index("</div>")]
+    assert '<span class="seats-left">1 seat left</span>' in buttons
+    body = rsvp(client, meeting_id, "yes").get_data(as_text=True)
+    assert "Full: a yes joins the waitlist" in body and "5 coming · full" in body
+
+
+def test_a_tap_is_announced_in_a_region_outside_what_it_swaps(app, client, member, make_meeting):
+    meeting_id = make_meeting(days_from_now=2)
+    sign_in(client, member.email)
+    page = client.get("/").get_data(as_text=True)
+    assert page.count('aria-live') == 1
+    assert '<div id="announce" class="visually-hidden" role="status" aria-live="polite"></div>' in page
+    assert page.index('id="announce"') > page.index("</main>")  # never inside a swapped part
+    body = rsvp(client, meeting_id, "maybe").get_data(as_text=True)
+    assert '<div id="announce" hx-swap-oob="innerHTML">You might come</div>' in body
+    assert "aria-live" not in body  # the swapped block is no live region that replaces itself
+
+
+def test_a_first_yes_is_offered_the_calendar_and_a_second_is_not(app, client, member, make_meeting):
+    meeting_id = make_meeting(days_from_now=2)
+    sign_in(client, member.email)
+    first = rsvp(client, meeting_id, "yes").get_data(as_text=True)
+    offer = first[first.index('class="offer-calendar"'):]
+    assert '<details class="add-to-calendar" open>' in offer
+    assert "calendar.google.com" in offer and "outlook.live.com" in offer
+    assert f'href="/meetings/{meeting_id}.ics" download>Apple Calendar and others (.ics)' in offer
+    assert "offer-calendar" not in rsvp(client, meeting_id, "yes").get_data(as_text=True)
+    assert "offer-calendar" not in rsvp(client, meeting_id, "maybe").get_data(as_text=True)
+
+
+def test_a_yes_that_waits_for_a_seat_is_not_offered_the_calendar(app, client, member, make_meeting):
+    meeting_id = make_meeting(days_from_now=2, seat_limit=1)
+    crowd(app, meeting_id, coming=1, maybe=0)
+    sign_in(client, member.email)
+    body = rsvp(client, meeting_id, "yes").get_data(as_text=True)
+    assert "You're 1st on the waitlist" in body and "offer-calendar" not in body
+
+
+def test_the_dashboard_s_tap_updates_the_dashboard_s_short_list_and_the_session_page_s_the_long_one(
+        app, client, member, make_meeting):
+    meeting_id = make_meeting(days_from_now=2)
+    sign_in(client, member.email)
+    on_dashboard = rsvp(client, meeting_id, "yes", next_url="/").get_data(as_text=True)
+    assert 'class="face"' in on_dashboard and "names-heading" not in on_dashboard
+    on_page = rsvp(client, meeting_id, "no", next_url=f"/meetings/{meeting_id}").get_data(as_text=True)
+    assert 'class="face"' not in on_page
+
+
+def test_a_me_too_in_flight_shows_no_text_after_its_count(app, client, member, make_member):
+    from thinknet.topics.services import post_topic
+
+    author = make_member(email="author@example.org")
+    with app.app_context():
+        post_topic(db.session.get(Member, author.id), title="Pricing", details="", anonymous=False, meeting=None)
+        db.session.commit()
+    sign_in(client, member.email)
+    page = client.get("/topics/").get_data(as_text=True)
+    vote = page[page.index('class="vote"'):]
+    vote = vote[:vote.index("</form>")]
+    assert "…" not in vote and '<span class="spinner" aria-hidden="true"></span>' in vote
+
+
+# The sponsor tree and the directory at 150 members
+
+
+class Tree(HTMLParser):
+    """Which members' branches start open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth_of_open: list[int] = []
+        self.depth_of_folded: list[int] = []
+        self.current_depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "li" and "data-depth" in attrs:
+            self.current_depth = int(attrs["data-depth"])
+        if tag == "details":
+            (self.depth_of_open if "open" in attrs else self.depth_of_folded).append(self.current_depth)
+
+
+@pytest.fixture
+def network(app, make_member):
+    """A founder, 5 members they sponsored, each with 4, each of those with a further 6: 146 members."""
+    founder = make_member.organizer(name="Fia Founder", email="fia@example.org")
+    with app.app_context():
+        level = [founder.id]
+        for per_member, depth in ((5, 2), (4, 3), (6, 4)):
+            following = []
+            for sponsor_id in level:
+                for n in range(per_member):
+                    member = Member(email=f"d{depth}-{sponsor_id}-{n}@example.org", name=f"Dee{depth} {sponsor_id}x{n}",
+                                    password_hash=db.session.get(Member, founder.id).password_hash,
+                                    sponsor_id=sponsor_id)
+                    db.session.add(member)
+                    db.session.flush()
+                    following.append(member.id)
+            level = following
+        db.session.commit()
+        deepest = db.session.get(Member, level[-1])
+        db.session.expunge(deepest)
+    return founder, deepest
+
+
+def test_the_tree_opens_the_founders_branches_and_folds_the_rest(client, network):
+    founder, deepest = network
+    sign_in(client, deepest.email)
+    page = client.get("/members/tree").get_data(as_text=True)
+    tree = Tree()
+    tree.feed(page)
+    assert tree.depth_of_open == [1]
+    assert sorted(set(tree.depth_of_folded)) == [2, 3] and len(tree.depth_of_folded) == 5 + 20
+    # The arrow sits with the name: the name is in the summary that folds its branch.
+    assert re.search(rf'<summary><span class="tree-node"><a href="/members/{founder.id}">Fia Founder</a>', page)
+
+
+def test_jump_to_me_opens_the_tree_at_the_member(client, network):
+    _, deepest = network
+    sign_in(client, deepest.email)
+    page = client.get("/members/tree").get_data(as_text=True)
+    assert 'href="/members/tree/me">Jump to me</a>' in page
+    response = client.get("/members/tree/me")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/members/tree#tree-member-{deepest.id}"
+    assert f'id="tree-member-{deepest.id}"' in page
+
+
+def test_a_member_can_be_found_by_name_in_the_tree_and_the_directory(client, network):
+    _, deepest = network
+    sign_in(client, deepest.email)
+    for path, list_id in (("/members/tree", "sponsor-tree"), ("/members/", "member-directory")):
+        page = client.get(path).get_data(as_text=True)
+        assert f'<label for="find-{list_id}">Find a member</label>' in page
+        names = re.findall(rf'<datalist id="names-{list_id}">(.*?)</datalist>', page, re.S)[0]
+        assert names.count("<option") == 146 and f'value="{deepest.name}"' in names
+
+
+def test_the_directory_gives_each_member_two_short_lines(client, network):
+    _, deepest = network
+    sign_in(client, deepest.email)
+    page = client.get("/members/").get_data(as_text=True)
+    entry = page[page.index(f'id="member-{deepest.id}"'):]
+    entry = entry[:entry.index("</li>")]
+    assert entry.count("<div") == 0 and entry.count('class="meta"') == 1
+
+
+# Organizer pages on a phone
+
+
+@pytest.mark.parametrize("path, table", [("/admin/members", "admin-members"), ("/admin/audit", "audit-table"),
+                                         ("/admin/", "audit-table")])
+def test_organizer_tables_label_each_value_to_become_cards_on_a_phone(app, client, organizer, make_member, path,
+                                                                      table):
+    from thinknet.audit import record
+
+    with app.app_context():
+        record(db.session.get(Member, organizer.id), "settings.changed", reason="A reason")
+        db.session.commit()
+    sign_in(client, organizer.email, PASSWORD)
+    page = client.get(path).get_data(as_text=True)
+    html = page[page.index(f'id="{table}"') - 30:]
+    html = html[:html.index("</table>")]
+    assert 'class="audit cards"' in html
+    rows = re.findall(r"<tr id=.*?</tr>", html, re.S)
+    assert rows
+    for row in rows:  # the first value is the card's title; every other one is named
+        labels = re.findall(r"<td(?: data-label=\"([^\"]+)\")?>", row)
+        assert labels[0] == "" and all(labels[1:]), labels
