@@ -84,7 +84,7 @@ def test_every_link_a_member_and_an_organizer_cause_points_at_the_site(make_app,
     newcomer = app.test_client()
     token = token_for(newcomer, join_link, host)
     newcomer.post(join_link, headers=host, data={
-        "csrf_token": token, "name": "Nell Newcomer", "headline": "Baker", "sector": "Food",
+        "csrf_token": token, "name": "Nell Newcomer", "headline": "Baker", "sector": "Agriculture and food",
         "password": "a long and private passphrase", "confirm": "a long and private passphrase",
         "accept_charter": "y"})
     outbox.wait_for_background()

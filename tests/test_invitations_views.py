@@ -39,7 +39,7 @@ def join_path(message) -> str:
 
 
 def join(client, path, **fields):
-    data = {"name": "Nia Newcomer", "headline": "Baker", "sector": "Food", "password": "flour and water",
+    data = {"name": "Nia Newcomer", "headline": "Baker", "sector": "Agriculture and food", "password": "flour and water",
             "accept_charter": "y", "csrf_token": csrf_token(client, path)}
     data.update(fields)
     return client.post(path, data=data)
@@ -75,7 +75,7 @@ def test_the_whole_journey_from_invitation_to_signed_in_newcomer(app, client, lo
     with app.app_context():
         member = db.session.scalar(select(Member).where(Member.email == "nia@example.org"))
         assert member.sponsor_id == sponsor.id
-        assert (member.headline, member.sector) == ("Baker", "Food")
+        assert (member.headline, member.sector) == ("Baker", "Agriculture and food")
         invitation = db.session.scalar(select(Invitation))
         assert invitation.state == InvitationState.ACCEPTED and invitation.member_id == member.id
         assert db.session.scalar(select(func.count()).where(AuditEvent.action == "member.joined")) == 1
@@ -228,7 +228,7 @@ def test_redeeming_the_same_invitation_at_the_same_moment_creates_one_member(app
 
     def redeem(c, token, n):
         barrier.wait()
-        response = c.post(path, data={"name": f"Nia {n}", "headline": "Baker", "sector": "Food",
+        response = c.post(path, data={"name": f"Nia {n}", "headline": "Baker", "sector": "Agriculture and food",
                                       "password": "flour and water", "accept_charter": "y", "csrf_token": token})
         statuses.append(response.status_code)
 
@@ -288,3 +288,43 @@ def test_a_signed_in_member_opening_a_join_link_is_sent_home(app, client, login,
     response = client.get(path)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
+
+
+def test_the_join_page_says_when_and_where_and_shows_the_charter_formatted(app, client, login, sponsor):
+    from datetime import time
+
+    from thinknet.meetings.schedule import SeriesValues, save_series
+    from thinknet.models import Settings
+
+    with app.app_context():
+        Settings.get().charter = "We think together.\n- No selling.\n- What is said here <stays> here.\n\nBe kind."
+        save_series(db.session.get(Member, sponsor.id), SeriesValues(
+            weekday=2, start_time=time(6, 30), duration_minutes=60, timezone="UTC", venue_name="Café Luna",
+            venue_address="1 Main St", seat_limit=None))
+        db.session.commit()
+    login(sponsor)
+    invite(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    page = client.get(join_path(sent_mail(app)[-1])).get_data(as_text=True)
+    where = page[page.index('id="when-where"'):]
+    assert where.startswith('id="when-where"><strong>Every Wednesday at 6:30 AM, Café Luna, 1 Main St.</strong>')
+    assert "The next breakfast is Wed" in where
+    charter = page[page.index('id="charter"'):]
+    assert charter.startswith('id="charter"><p>We think together.</p><ul><li>No selling.</li>'
+                              '<li>What is said here &lt;stays&gt; here.</li></ul><p>Be kind.</p>')
+
+
+def test_a_refused_join_keeps_what_was_typed_and_asks_for_the_password_again(app, client, login, sponsor):
+    login(sponsor)
+    invite(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    path = join_path(sent_mail(app)[-1])
+    page = client.get(path).get_data(as_text=True)
+    assert "If it is the wrong one, ask Sam Sponsor to invite you at the right address." in page
+    response = join(client, path, accept_charter="", headline="Baker & pastry")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'value="Nia Newcomer"' in page and 'value="Baker &amp; pastry"' in page
+    assert '<option selected value="Agriculture and food">' in page
+    assert "flour and water" not in page
+    assert "Type your password again: everything else you wrote is kept" in page

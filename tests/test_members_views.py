@@ -38,9 +38,43 @@ def test_the_directory_shows_the_groups_mix_by_sector(client, login, make_member
     login(extra)
     page = client.get("/members/").get_data(as_text=True)
     mix = page[page.index('id="sector-mix"'):page.index('id="member-directory"')]
-    assert '<span class="mix-name">Software</span> <span class="mix-count">2</span>' in mix
-    assert '<span class="mix-name">Health</span> <span class="mix-count">1</span>' in mix
+    assert "<li>Software: 2</li>" in mix and "<li>Health: 1</li>" in mix  # read by a screen reader, once
     assert mix.index("Software") < mix.index("Health")
+    assert "5 members from 4 sectors; the largest, Software, has 2." in mix
+    assert '<svg viewBox="0 0 320 104" aria-hidden="true"' in mix
+
+
+def test_the_mix_names_the_largest_sectors_and_groups_the_long_tail(app, client, login, make_member):
+    from thinknet.members.sectors import MIX_BARS, SECTORS
+
+    viewer = make_member(email="v@example.org", sector=SECTORS[0])
+    for n, sector in enumerate(SECTORS[:12]):
+        for k in range(12 - n):  # 12 in the first sector, 11 in the next, and so on
+            make_member(email=f"{n}-{k}@example.org", sector=sector)
+    login(viewer)
+    page = client.get("/members/").get_data(as_text=True)
+    chart = page[page.index("<svg"):page.index("</svg>")]
+    labels = re.findall(r'class="mix-label">([^<]*)<', chart)
+    assert len(labels) == MIX_BARS and labels[-1] == "6 more sectors"
+    values = [int(v) for v in re.findall(r'class="mix-value">(\d+)<', chart)]
+    assert values[:MIX_BARS - 1] == sorted(values[:MIX_BARS - 1], reverse=True)
+    assert values[-1] == 6 + 5 + 4 + 3 + 2 + 1  # the long tail as one bar
+    assert page.count("<li>Law: 2</li>") == 1  # the whole list, for screen readers
+
+
+def test_sector_is_picked_from_the_list_and_one_typed_before_stays_the_member_s(app, client, login, make_member):
+    member = make_member(email="m@example.org", name="Mo Old", sector="Fintech")
+    login(member)
+    page = client.get("/me/").get_data(as_text=True)
+    assert '<option selected value="Fintech">Fintech</option>' in page
+    assert '<option value="Other">Other</option>' in page
+    base = {"name": "Mo Old", "headline": "Analyst", "csrf_token": csrf_token(client, "/me/")}
+    assert client.post("/me/", data={**base, "sector": "Fintech"}).status_code == 303
+    refused = client.post("/me/", data={**base, "sector": "Crypto"})
+    assert refused.status_code == 422
+    assert "Choose your sector from the list, or Other." in refused.get_data(as_text=True)
+    assert client.post("/me/", data={**base, "sector": "Finance and insurance"}).status_code == 303
+    assert "Fintech" not in client.get("/me/").get_data(as_text=True)  # once changed, the list alone
 
 
 def test_a_profile_shows_the_chain_back_to_the_founder(client, login, make_member):
@@ -203,13 +237,13 @@ def test_the_only_organizer_cannot_leave(app, client, login, organizer):
 
 def test_a_member_edits_their_profile(app, client, login, member):
     login(member)
-    response = client.post("/me/", data={"name": "Ada King", "headline": "Mathematician", "sector": "Research",
+    response = client.post("/me/", data={"name": "Ada King", "headline": "Mathematician", "sector": "Science and research",
                                          "bio": "Poetical science.", "csrf_token": csrf_token(client, "/me/")})
     assert response.status_code == 303
     with app.app_context():
         saved = db.session.get(Member, member.id)
         assert (saved.name, saved.headline, saved.sector, saved.bio) == (
-            "Ada King", "Mathematician", "Research", "Poetical science.")
+            "Ada King", "Mathematician", "Science and research", "Poetical science.")
 
 
 def test_changing_the_password_signs_out_other_devices(app, client, login, member):

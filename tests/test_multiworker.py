@@ -95,7 +95,7 @@ def test_many_members_at_once_against_four_workers(app, server, make_member, mak
     newcomers = [Browser(server.url) for _ in range(20)]
     tokens = [n.token(f"/join/{join_token}") for n in newcomers]
     results = all_at_once([lambda n=n, t=t, k=k: n.post(f"/join/{join_token}", {
-        "name": f"Newcomer {k}", "headline": "Baker", "sector": "Food", "password": "flour and water",
+        "name": f"Newcomer {k}", "headline": "Baker", "sector": "Agriculture and food", "password": "flour and water",
         "accept_charter": "y"}, t) for k, (n, t) in enumerate(zip(newcomers, tokens))])
     statuses += results
     assert sorted(results) == [303] + [410] * 19

@@ -230,7 +230,7 @@ def test_no_email_carries_another_members_address(app, world, make_meeting, clos
         db.session.commit()
     newcomer = app.test_client()
     newcomer.post(f"/join/{world['tokens']['join.landing']}", data={
-        "name": "Nia New", "headline": "Baker", "sector": "Food", "password": "flour and water",
+        "name": "Nia New", "headline": "Baker", "sector": "Agriculture and food", "password": "flour and water",
         "accept_charter": "y", "csrf_token": csrf_token(newcomer, f"/join/{world['tokens']['join.landing']}")})
     as_a, as_b, as_org = (client_for(app, role, world) for role in ("member_a", "member_b", "organizer"))
     as_a.post("/invitations/", data={"email": "friend@example.org", "vouch_note": "Known for years, kind and sharp.",

@@ -79,7 +79,7 @@ def stage(app, client, login, organizer, make_member, make_meeting):
 
 
 # Chosen from a list, not typed: a hostile value is refused next to the list, which cannot show it.
-PICKED = {"timezone"}
+PICKED = {"timezone", "sector"}
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))

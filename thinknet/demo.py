@@ -44,6 +44,15 @@ PEOPLE = [
     ("Oliver Grant", "oliver@demo.thinknet.example", "Sales director, software", "kwame", Role.MEMBER, MemberStatus.DEPARTED),
 ]
 
+# Each demo headline's field of work, as a member picks it from the list (thinknet.members.sectors).
+DEMO_SECTORS = {
+    "logistics": "Transport and logistics", "fintech": "Finance and insurance", "own practice": "Finance and insurance",
+    "food startup": "Agriculture and food", "architecture studio": "Architecture and construction",
+    "retail": "Retail and consumer goods", "public health": "Health and care", "secondary school": "Education",
+    "healthcare software": "Software and technology", "own workshop": "Trades and crafts",
+    "software": "Software and technology",
+}
+
 ORGANIZER_LOGIN = "margaret@demo.thinknet.example"
 MEMBER_LOGIN = "priya@demo.thinknet.example"
 
@@ -106,9 +115,10 @@ def load_demo(today: date, password: str | None = None, seed: int = 7) -> DemoSi
     members: dict[str, Member] = {}
     joined = utcnow() - timedelta(days=400)
     for index, (name, email, headline, sponsor, role, status) in enumerate(PEOPLE):
-        role_text, sector = headline.split(", ", 1)
+        role_text, field_of_work = headline.split(", ", 1)
+        sector = DEMO_SECTORS[field_of_work]
         member = Member(
-            email=email, name=name, headline=role_text, sector=sector.capitalize(), password_hash=password_hash,
+            email=email, name=name, headline=role_text, sector=sector, password_hash=password_hash,
             role=role, status=status,
             sponsor=members[sponsor] if sponsor else None, joined_at=joined + timedelta(days=30 * index),
             standing_rsvp=RsvpAnswer.YES if index % 3 == 0 else None,

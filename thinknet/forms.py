@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField, TextAreaField
+from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, ValidationError
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Line and paragraph separators too: mail headers and calendar lines break on them as on CR and LF.
@@ -37,3 +39,22 @@ class Form(FlaskForm):
                 clean = on_one_line if single_line else without_control_characters
                 options["filters"] = [*unbound_field.kwargs.get("filters", ()), clean]
             return super().bind_field(form, unbound_field, options)
+
+
+class SectorField(SelectField):
+    """A member's sector, picked from the list (thinknet.members.sectors); one typed before the list stays
+    offered while it is the member's own."""
+
+    def __init__(self, label: str, **kwargs: Any) -> None:
+        from thinknet.members.sectors import SECTORS
+
+        super().__init__(label, validators=[InputRequired("Choose your sector, or Other.")], **kwargs)
+        self.choices = [SelectChoice("", "Choose…"), *(SelectChoice(sector, sector) for sector in SECTORS)]
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data not in {choice.value for choice in self.choices if choice.value}:
+            raise ValidationError("Choose your sector from the list, or Other.")
+
+    def keep_offering(self, current: str) -> None:
+        if current and current not in {choice.value for choice in self.choices}:
+            self.choices = [*self.choices[:1], SelectChoice(current, current), *self.choices[1:]]

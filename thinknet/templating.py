@@ -74,6 +74,40 @@ def paragraphs(text: str) -> Markup:
     return Markup("".join(f"<p>{Markup('<br>').join(escape(line) for line in block.splitlines())}</p>" for block in blocks))
 
 
+LIST_ITEM = ("- ", "* ", "• ")
+
+
+def formatted_text(text: str) -> Markup:
+    """Plain text as an organizer writes a charter: blank lines part paragraphs, and lines that start with
+    "- " (or "* ", "• ") are the points of a list. Everything is escaped."""
+    html: list[str] = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        prose: list[str] = []
+        items: list[str] = []
+
+        def close_prose() -> None:
+            if prose:
+                html.append(f"<p>{Markup('<br>').join(escape(line) for line in prose)}</p>")
+                prose.clear()
+
+        def close_items() -> None:
+            if items:
+                html.append("<ul>" + "".join(f"<li>{escape(item)}</li>" for item in items) + "</ul>")
+                items.clear()
+
+        for line in lines:
+            if line.startswith(LIST_ITEM):
+                close_prose()
+                items.append(line[2:].strip())
+            else:
+                close_items()
+                prose.append(line)
+        close_prose()
+        close_items()
+    return Markup("".join(html))
+
+
 def initials(name: str) -> str:
     """'AL' for Ada Lovelace, 'P' for Priya: a face for a name where there is no picture."""
     words = [word for word in name.split() if word[:1].isalpha()]
@@ -91,6 +125,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["clock"] = clock
     app.jinja_env.filters["when_with_day"] = when_with_day
     app.jinja_env.filters["initials"] = initials
+    app.jinja_env.filters["formatted"] = formatted_text
     from thinknet.calendar.web_links import map_link
 
     app.jinja_env.globals["map_link"] = map_link

@@ -1,7 +1,7 @@
 """Forms for sponsoring a newcomer and for joining through an invitation."""
 from __future__ import annotations
 
-from thinknet.forms import Form
+from thinknet.forms import Form, SectorField
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -27,9 +27,7 @@ class JoinForm(Form):
     headline = StringField(
         "Your role", validators=[DataRequired("Say what you do, e.g. Head of engineering."), Length(max=160)]
     )
-    sector = StringField(
-        "Your sector", validators=[DataRequired("Name your sector, e.g. Fintech or Public health."), Length(max=80)]
-    )
+    sector = SectorField("Your sector")
     password = new_password_field("Choose a password")
     accept_charter = BooleanField(
         "I have read the charter and accept it",

@@ -1,6 +1,8 @@
 """/invitations: sponsoring newcomers; /join/<token>: the page an invitation link opens."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, abort, flash, request, session, url_for
 from flask_login import current_user, login_user
 from sqlalchemy.exc import IntegrityError
@@ -91,6 +93,15 @@ def unusable_page(unusable: services.InvitationUnusable) -> Response:
     return htmx.render("join/unusable.html", unusable=unusable, status=status)
 
 
+def render_join(invitation: Any, form: JoinForm, status: int) -> Response:
+    """The invitation's page: who vouches, when and where the group meets, the charter, and the form."""
+    from thinknet.admin.forms import WEEKDAYS
+    from thinknet.meetings import queries, schedule
+
+    return htmx.render("join/landing.html", invitation=invitation, form=form, status=status,
+                       series=schedule.active_series(), next_meeting=queries.next_meeting(), weekday_names=WEEKDAYS)
+
+
 @join_bp.route("/<token>", methods=["GET", "POST"])
 @public
 @no_store
@@ -123,7 +134,7 @@ def landing(token: str) -> Response:
         except throttle.TooManyAttempts as refused:
             form.validate()
             form.form_errors.append(str(refused))
-            return htmx.render("join/landing.html", invitation=invitation, form=form, status=429)
+            return render_join(invitation, form, 429)
     valid = form.validate_on_submit()
     if request.method == "POST" and not form.csrf_token.errors:  # a forged post is refused, not counted
         throttle.record("join", account, ip)
@@ -150,4 +161,4 @@ def landing(token: str) -> Response:
         flash(f"Welcome to {group_settings().group_name}, {member.name}! "
               f"{invitation.sponsor.name} will be glad to see you at the next breakfast.", "success")
         return htmx.redirect_to(url_for("main.dashboard"))
-    return htmx.render("join/landing.html", invitation=invitation, form=form, status=422 if form.errors else 200)
+    return render_join(invitation, form, 422 if form.errors else 200)

@@ -28,8 +28,14 @@ from thinknet.members import services as member_services
 bp = Blueprint("me", __name__, url_prefix="/me")
 
 
+def profile_form(**kwargs: Any) -> ProfileForm:
+    form = ProfileForm(obj=current_user, **kwargs)
+    form.sector.keep_offering(current_user.sector)  # a sector typed before the list stays theirs
+    return form
+
+
 def render_page(status: int = 200, **forms: Any) -> Response:
-    forms.setdefault("profile_form", ProfileForm(obj=current_user, formdata=None))
+    forms.setdefault("profile_form", profile_form(formdata=None))
     forms.setdefault("password_form", PasswordForm(formdata=None))
     forms.setdefault("leave_form", LeaveForm(formdata=None))
     forms.setdefault("delete_form", DeleteAccountForm(formdata=None))
@@ -55,7 +61,7 @@ def signed_out_for_good(message: str) -> Response:
 @bp.route("/", methods=["GET", "POST"])
 @resubmittable
 def index() -> Response:
-    form = ProfileForm(obj=current_user)
+    form = profile_form()
     if form.validate_on_submit():
         member_services.update_profile(current_user, name=form.name.data, headline=form.headline.data,
                                        sector=form.sector.data, bio=form.bio.data)

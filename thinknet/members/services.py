@@ -15,6 +15,7 @@ from thinknet.audit import record
 from thinknet.auth.services import DELETED_PASSWORD, end_all_sign_ins, find_member_by_email, hash_password
 from thinknet.extensions import db
 from thinknet.meetings.rsvps import withdraw_upcoming_rsvps
+from thinknet.members.sectors import MIX_BARS
 from thinknet.models import (
     LIVE_INVITATION_STATES,
     Attendance,
@@ -111,6 +112,14 @@ def sector_mix() -> list[tuple[str, int]]:
         .order_by(func.count().desc(), sector)
     ).all()
     return [(name, count) for name, count in rows]
+
+
+def mix_chart(mix: list[tuple[str, int]], bars: int = MIX_BARS) -> list[tuple[str, int]]:
+    """The mix as the chart draws it: the largest sectors by name, the long tail as one bar."""
+    if len(mix) <= bars:
+        return mix
+    tail = mix[bars - 1:]
+    return [*mix[:bars - 1], (f"{len(tail)} more sectors", sum(count for _, count in tail))]
 
 
 def sponsor_chain(member: Member) -> list[Member]:

@@ -16,7 +16,8 @@ bp = Blueprint("members", __name__, url_prefix="/members")
 @bp.route("/")
 @cached_page(same_for_each_role=True, timeless=True)
 def index() -> Response:
-    return htmx.render("members/index.html", entries=services.directory(), mix=services.sector_mix())
+    mix = services.sector_mix()
+    return htmx.render("members/index.html", entries=services.directory(), mix=mix, chart=services.mix_chart(mix))
 
 
 @bp.route("/tree")
