@@ -26,7 +26,7 @@ ACTIONS = [
     ("/meetings/{past}/attendance", {}),
     ("/meetings/{past}/close-agenda", {}),
     ("/me/standing", {"standing": "ask"}),
-    ("/me/", {"name": "Grace Hopper", "headline": "Admiral", "sector": "Navy", "bio": ""}),
+    ("/me/", {"name": "Grace Hopper", "headline": "Admiral", "sector": "Government and public service", "bio": ""}),
     ("/admin/meetings/{ahead}/cancel", {"reason": "Snow"}),
     ("/invitations/", {"email": "new@example.org", "vouch_note": "Known for many years, very thoughtful."}),
 ]

@@ -176,8 +176,11 @@ def test_the_tree_opens_the_founders_branches_and_folds_the_rest(client, network
     tree.feed(page)
     assert tree.depth_of_open == [1]
     assert sorted(set(tree.depth_of_folded)) == [2, 3] and len(tree.depth_of_folded) == 5 + 20
-    # The arrow sits with the name: the name is in the summary that folds its branch.
-    assert re.search(rf'<summary><span class="tree-node"><a href="/members/{founder.id}">Fia Founder</a>', page)
+    # The arrow that folds the branch comes right after the name it belongs to (and is drawn before it).
+    node = page[page.index(f'id="tree-member-{founder.id}"'):]
+    assert re.match(rf'id="tree-member-{founder.id}"[^>]*>\s*<span class="tree-node"><a href="/members/{founder.id}">'
+                    r'Fia Founder</a>\s*<span class="meta">founder, sponsored 5</span></span>\s*<details open>\s*'
+                    r'<summary><span class="visually-hidden">The 5 Fia Founder sponsored</span></summary>', node)
 
 
 def test_jump_to_me_opens_the_tree_at_the_member(client, network):

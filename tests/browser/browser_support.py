@@ -19,12 +19,24 @@ from servers import GunicornServer
 from thinknet import create_app
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
-from thinknet.models import Attendance, Meeting, Member, Role, Rsvp, RsvpAnswer, Settings, Topic, TopicState
+from thinknet.members.sectors import SECTORS
+from thinknet.models import (
+    SETUP_STEPS,
+    Attendance,
+    Meeting,
+    Member,
+    Role,
+    Rsvp,
+    RsvpAnswer,
+    Settings,
+    Topic,
+    TopicState,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".browser" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 @dataclass
@@ -46,16 +58,19 @@ def seed(app) -> tuple[dict[str, int], dict[str, int]]:
     with app.app_context():
         settings = Settings.get()
         settings.group_name, settings.timezone = "Dawn Thinkers", "Europe/London"
+        for step in SETUP_STEPS:  # a group that has been meeting for a while
+            settings.mark_set_up(step)
+        settings.setup_opened_at = datetime.now(ZoneInfo("UTC")) - timedelta(days=60)
         password = hash_password(PASSWORD)
         olga = Member(email="olga@example.org", name="Olga Organizer", headline="Managing director",
-                      sector="Logistics", password_hash=password, role=Role.ORGANIZER)
+                      sector="Transport and logistics", password_hash=password, role=Role.ORGANIZER)
         db.session.add(olga)
         db.session.flush()
-        ada = Member(email="ada@example.org", name="Ada Lovelace", headline="Analyst", sector="Research",
+        ada = Member(email="ada@example.org", name="Ada Lovelace", headline="Analyst", sector="Science and research",
                      password_hash=password, sponsor_id=olga.id)
         db.session.add(ada)
         db.session.flush()
-        ben = Member(email="ben@example.org", name="Ben Baker", headline="Owner", sector="Food",
+        ben = Member(email="ben@example.org", name="Ben Baker", headline="Owner", sector="Agriculture and food",
                      password_hash=password, sponsor_id=ada.id)
         db.session.add(ben)
         db.session.flush()
@@ -80,12 +95,52 @@ def seed(app) -> tuple[dict[str, int], dict[str, int]]:
         return {"olga": olga.id, "ada": ada.id, "ben": ben.id}, {**meetings, "ben_topic": topic.id}
 
 
-@pytest.fixture
-def live(tmp_path) -> Iterator[Live]:
+def grow_to_a_full_group(app, people: dict[str, int], ids: dict[str, int], size: int = 150) -> None:
+    """The group at its cap: members sponsored down five generations, each sector of the list, 76 of them
+    coming to the next breakfast (80 seats) and 11 maybe."""
+    with app.app_context():
+        password = db.session.get(Member, people["olga"]).password_hash
+        level, count, joined = [people["olga"]], len(people), datetime.now(ZoneInfo("UTC")) - timedelta(days=900)
+        names = ("Amara", "Bruno", "Chloe", "Dev", "Elif", "Femi", "Greta", "Hiro", "Ines", "Jakub", "Kofi", "Lena")
+        while count < size:
+            following = []
+            for sponsor_id in level:
+                for _ in range(3):
+                    if count >= size:
+                        break
+                    member = Member(email=f"m{count}@example.org", password_hash=password, sponsor_id=sponsor_id,
+                                    name=f"{names[count % len(names)]} Member{count}", headline="Director",
+                                    sector=SECTORS[(count * 7) % len(SECTORS) if count % 3 else count % 4],
+                                    joined_at=joined + timedelta(days=count * 5))
+                    db.session.add(member)
+                    db.session.flush()
+                    following.append(member.id)
+                    count += 1
+            level = following
+        meeting = db.session.get(Meeting, ids["next"])
+        meeting.seat_limit = 80
+        topic = Topic(title="What would you do with a free Friday?", author_id=people["olga"],
+                      state=TopicState.ON_AGENDA, meeting_id=meeting.id)
+        db.session.add(topic)
+        db.session.flush()
+        ids["olga_topic"] = topic.id
+        others = db.session.scalars(db.select(Member.id).where(Member.email.like("m%@example.org"))
+                                    .order_by(Member.id)).all()
+        for n, member_id in enumerate(others[:87]):
+            db.session.add(Rsvp(meeting_id=meeting.id, member_id=member_id,
+                                answer=RsvpAnswer.YES if n < 76 else RsvpAnswer.MAYBE))
+        db.session.commit()
+
+
+def serve(tmp_path, grow: bool = False, fresh: bool = False) -> Iterator[Live]:
+    tmp_path = tmp_path / ("full" if grow else "new" if fresh else "small")
+    tmp_path.mkdir()
     database = f"sqlite:///{tmp_path / 'browser.sqlite'}"
     migrate_to_head(database, tmp_path / "migrate")
     app = create_app(app_config(tmp_path / "seed", database))
-    people, ids = seed(app)
+    people, ids = ({}, {}) if fresh else seed(app)
+    if grow:
+        grow_to_a_full_group(app, people, ids)
     server = GunicornServer(database, tmp_path / "live", workers=2)
     server.start()
     try:
@@ -94,6 +149,23 @@ def live(tmp_path) -> Iterator[Live]:
         server.stop()
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture
+def live(tmp_path) -> Iterator[Live]:
+    yield from serve(tmp_path)
+
+
+@pytest.fixture
+def full_group(tmp_path) -> Iterator[Live]:
+    """The small group grown to 150 members."""
+    yield from serve(tmp_path, grow=True)
+
+
+@pytest.fixture
+def new_group(tmp_path) -> Iterator[Live]:
+    """A database just migrated: no name, no members, nothing set up."""
+    yield from serve(tmp_path, fresh=True)
 
 
 @pytest.fixture(scope="session")
@@ -136,14 +208,17 @@ class Watch:
 
 
 @pytest.fixture
-def open_page(browser, live):
-    """Opens pages in fresh browser contexts; each is watched, and checked clean at the end."""
+def open_page(browser, request):
+    """Opens pages in fresh browser contexts; each is watched, and checked clean at the end. They open on the
+    test's server: the small group (live) unless another is named."""
     watches: list[Watch] = []
     contexts = []
 
-    def opener(viewport: str = "desktop", javascript: bool = True) -> Page:
-        context = browser.new_context(viewport=VIEWPORTS[viewport], base_url=live.url,
-                                      java_script_enabled=javascript, accept_downloads=True)
+    def opener(viewport: str = "desktop", javascript: bool = True, scheme: str = "light",
+               timezone: str | None = None, server: Live | None = None) -> Page:
+        context = browser.new_context(viewport=VIEWPORTS[viewport], base_url=(server or request.getfixturevalue("live")).url,
+                                      java_script_enabled=javascript, accept_downloads=True, color_scheme=scheme,
+                                      timezone_id=timezone)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
@@ -184,7 +259,7 @@ TARGETS = """() => {
     const style = getComputedStyle(el);
     const box = el.getBoundingClientRect();
     if (style.display === 'none' || style.visibility === 'hidden' || (box.width === 0 && box.height === 0)) continue;
-    if (el.closest('[hidden]')) continue;
+    if (el.closest('[hidden]') || !el.checkVisibility({visibilityProperty: true})) continue;  // a folded branch too
     const target = (el.type === 'checkbox' || el.type === 'radio') && el.closest('label') ? el.closest('label') : el;
     const measured = target.getBoundingClientRect();
     if (measured.height < 44) small.push(el.outerHTML.slice(0, 90) + ' ' + Math.round(measured.height) + 'px');
@@ -197,7 +272,8 @@ TARGETS = """() => {
 def check_page(page: Page, viewport: str) -> None:
     """Every page a journey visits: no serious accessibility problem; on a phone, big targets and no sideways
     scrolling."""
-    assert axe_violations(page) == [], page.url
+    violations = axe_violations(page)
+    assert violations == [], (page.url, violations)
     if viewport == "phone":
         found = page.evaluate(TARGETS)
         assert found["small"] == [] and found["outside"] == [] and found["scroll"] <= 0, (page.url, found)

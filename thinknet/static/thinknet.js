@@ -95,7 +95,6 @@
     focusFirstError(document);
     guessZone();
     document.querySelectorAll("[data-finds]").forEach(findMember);
-    showTarget();
     document.querySelectorAll("[data-copy]").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { copyFrom(button); });
@@ -108,6 +107,8 @@
     button.form.querySelectorAll("[data-tapped]").forEach(function (b) { b.removeAttribute("data-tapped"); });
     button.setAttribute("data-tapped", "");
   });
+  // After the browser's own move to the #member it was sent to, which would take the focus back.
+  window.addEventListener("load", showTarget);
   window.addEventListener("hashchange", showTarget);
   document.addEventListener("htmx:afterSwap", function (event) { focusFirstError(event.detail.target); });
 })();
