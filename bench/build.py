@@ -11,7 +11,9 @@ from sqlalchemy import insert, select, update
 
 from thinknet.auth.services import hash_password
 from thinknet.extensions import db
+from thinknet.members.sectors import SECTORS
 from thinknet.models import (
+    SETUP_STEPS,
     Attendance,
     Meeting,
     Member,
@@ -47,6 +49,9 @@ def build(size: str, seed: int = 1) -> Network:
     zone = ZoneInfo("Europe/London")
     settings = Settings.get()
     settings.group_name, settings.timezone = "Benchmark Breakfast Club", "Europe/London"
+    for step in SETUP_STEPS:  # years of meetings: set up long ago
+        settings.mark_set_up(step)
+    settings.setup_opened_at = utcnow()
     password = hash_password(PASSWORD)
     now = utcnow()
 
@@ -57,7 +62,7 @@ def build(size: str, seed: int = 1) -> Network:
         sponsor = None if n < 3 else rng.choice([m for m in range(n) if depth[m] < 7])
         depth[n] = 0 if sponsor is None else depth[sponsor] + 1
         rows.append({"email": f"member{n}@bench.example", "name": f"Member {n}", "headline": "Role",
-                     "sector": f"Sector {n % 9}", "bio": "", "password_hash": password,
+                     "sector": SECTORS[n % 9], "bio": "", "password_hash": password,
                      "role": (Role.ORGANIZER if n == 0 else Role.MEMBER).value,
                      "status": "departed" if n >= active else "active",
                      "joined_at": now - timedelta(weeks=weeks_back + 4 - n * weeks_back // max(total, 1)),

@@ -105,8 +105,7 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     """Records a member's answer. A yes beyond the seats waits in line; a freed seat goes to the first in line."""
     meeting, rsvp, settings = _lock_meeting_with_answer(meeting_id, member)
     now = utcnow()  # taken inside the lock, so waitlist order is the order answers were decided
-    previous = rsvp.answer if rsvp else None
-    check_answer(meeting, previous, answer, now, settings)
+    check_answer(meeting, rsvp.answer if rsvp else None, answer, now, settings)
     # Only a confirmed yes that changes frees a seat, and only a session with a seat limit has a waitlist
     # (a change to the limit fills seats itself: `_change_meeting`).
     frees_a_seat = meeting.seat_limit is not None and rsvp is not None and rsvp.has_seat
@@ -123,8 +122,8 @@ def set_rsvp(member: Member, meeting_id: int, answer: RsvpAnswer) -> RsvpChange:
     else:
         rsvp.waitlisted = False
     db.session.flush()
-    return RsvpChange(meeting, rsvp, fill_seats(meeting) if frees_a_seat else [],
-                      first_yes=answer == RsvpAnswer.YES and previous != RsvpAnswer.YES)
+    # A yes here is a new one: the same answer again returned above.
+    return RsvpChange(meeting, rsvp, fill_seats(meeting) if frees_a_seat else [], first_yes=answer == RsvpAnswer.YES)
 
 
 # Built once (the statement every RSVP runs first): the meeting, read and locked as `lock_meeting` does, the
