@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from conftest import csrf_token
 from thinknet.extensions import db
-from thinknet.models import AuditEvent, Invitation, Member, MemberStatus, Role, utcnow
+from thinknet.models import AuditEvent, Invitation, Member, MemberStatus, Role
 
 
 def chain_of_four(make_member):
@@ -60,6 +60,8 @@ def test_the_mix_names_the_largest_sectors_and_groups_the_long_tail(app, client,
     assert values[:MIX_BARS - 1] == sorted(values[:MIX_BARS - 1], reverse=True)
     assert values[-1] == 6 + 5 + 4 + 3 + 2 + 1  # the long tail as one bar
     assert page.count("<li>Law: 2</li>") == 1  # the whole list, for screen readers
+    assert "the largest, Agriculture and food, has 13." in page  # with the viewer
+    assert 'class="mix-bar mix-rest"' in chart  # the long tail drawn apart from the named sectors
 
 
 def test_sector_is_picked_from_the_list_and_one_typed_before_stays_the_member_s(app, client, login, make_member):

@@ -235,3 +235,81 @@ def test_organizer_tables_label_each_value_to_become_cards_on_a_phone(app, clien
     for row in rows:  # the first value is the card's title; every other one is named
         labels = re.findall(r"<td(?: data-label=\"([^\"]+)\")?>", row)
         assert labels[0] == "" and all(labels[1:]), labels
+
+
+# Found from outside
+
+
+def test_the_organizer_sub_menu_marks_the_page_you_are_on(client, organizer):
+    sign_in(client, organizer.email)
+    for path, current in (("/admin/members", "Members"), ("/admin/audit", "Audit log"), ("/admin/mail", "Mail"),
+                          ("/admin/series", "Sessions")):
+        nav = client.get(path).get_data(as_text=True)
+        nav = nav[nav.index('class="subnav"'):]
+        nav = nav[:nav.index("</nav>")]
+        assert re.findall(r'aria-current="page">([^<]+)<', nav) == [current], path
+
+
+def test_organizers_find_a_member_among_many_cards(client, organizer, make_member):
+    sign_in(client, organizer.email)
+    page = client.get("/admin/members").get_data(as_text=True)
+    assert '<label for="find-admin-members">Find a member</label>' in page
+    assert f'<tr id="admin-member-{organizer.id}" data-name="Grace Hopper">' in page
+
+
+def test_a_group_at_its_cap_tells_an_organizer_where_to_raise_it(app, client, organizer):
+    with app.app_context():
+        db.session.execute(db.update(db.metadata.tables["settings"]).values(member_cap=2))
+        db.session.commit()
+    crowd(app, make_meeting_id(app), coming=1, maybe=0)  # a second active member: the group is full
+    sign_in(client, organizer.email)
+    page = client.get("/invitations/").get_data(as_text=True)
+    assert "The group is at its cap of 2 members" in page
+    assert 'href="/admin/settings#sponsor-rules">Raise the group\'s member cap in Settings</a>' in page
+
+
+def make_meeting_id(app) -> int:
+    from datetime import timedelta
+
+    from thinknet.models import Meeting
+
+    with app.app_context():
+        start = utcnow() + timedelta(days=2)
+        meeting = Meeting(starts_at=start, ends_at=start + timedelta(hours=1), venue_name="Café")
+        db.session.add(meeting)
+        db.session.commit()
+        return meeting.id
+
+
+def test_members_who_gave_no_sector_come_last_and_are_no_sector(client, member, make_member):
+    make_member(email="x@example.org", sector="")
+    make_member(email="y@example.org", sector="")
+    make_member(email="z@example.org", sector="Law")
+    sign_in(client, member.email)
+    page = client.get("/members/").get_data(as_text=True)
+    mix = page[page.index('id="sector-mix"'):page.index("</section>", page.index('id="sector-mix"'))]
+    assert "4 members from 1 sector; the largest, Law, has 1." in mix  # Ada and two others gave none
+    assert mix.index("<li>Not given: 3</li>") > mix.index("<li>Law: 1</li>")
+
+
+def test_a_static_file_does_not_vary_with_the_cookie(client, member):
+    from thinknet.assets import asset_url
+
+    sign_in(client, member.email)
+    with client.application.test_request_context():
+        url = asset_url("thinknet.css")
+    response = client.get(url)
+    assert response.status_code == 200 and "immutable" in response.headers["Cache-Control"]
+    assert response.headers["Vary"] == "Accept-Encoding"  # a new browser session reuses its copy
+    assert "Set-Cookie" not in response.headers
+
+
+def test_below_the_fourth_generation_each_line_says_whose_it_is(app, client, network, make_member):
+    _, deepest = network  # the fourth generation
+    sign_in(client, deepest.email)
+    assert "(by " not in client.get("/members/tree").get_data(as_text=True)  # four generations step right
+    fifth = make_member(email="fifth@example.org", name="Fay Fifth", sponsor_id=deepest.id)
+    page = client.get("/members/tree").get_data(as_text=True)
+    line = page[page.index(f'id="tree-member-{fifth.id}"'):]
+    line = line[:line.index("</li>")]
+    assert f'<span class="meta">(by {deepest.name})</span>' in line and page.count("(by ") == 1

@@ -160,9 +160,11 @@ def test_a_refused_step_says_why_next_to_the_field_and_keeps_what_was_typed(clie
     assert "Enter a whole number from 0 to 52." in page
 
 
-def test_a_skip_without_the_form_s_token_is_refused(client, first_organizer):
+def test_a_skip_without_the_form_s_token_is_refused_with_the_step_again(app, client, first_organizer):
     sign_in(client, first_organizer)
-    assert client.post("/admin/setup/name", data={"skip": "1"}).status_code == 400
+    response = client.post("/admin/setup/name", data={"skip": "1"})
+    assert response.status_code == 422  # an expired page says so, not a bare 400
+    assert "This page had expired: press Skip for now again." in response.get_data(as_text=True)
     assert client.get("/admin/setup/elsewhere").status_code == 404
 
 
@@ -246,3 +248,80 @@ def test_migration_0013_sets_up_a_group_that_has_members_and_not_one_that_has_no
         else:
             assert row.group_name == "" and len(row.setup_left) == 4 and row.setup_opened_at is None
         db.engine.dispose()
+
+
+# Found from outside: the bare address, dates that end the founding period before it starts, an invisible name,
+# the zone when the first step is skipped, and what an unnamed group sends.
+
+
+def test_the_first_sign_in_from_the_bare_address_also_leads_into_the_set_up(client, first_organizer):
+    assert client.get("/").headers["Location"] == "/login?next=/"
+    response = client.post("/login?next=/", data={"email": first_organizer, "password": PASSWORD,
+                                                   "csrf_token": csrf_token(client)})
+    assert response.headers["Location"] == "/admin/setup/name"
+
+
+@pytest.mark.parametrize("day", ["2020-01-01", "0001-01-01", "yesterday", "far"])
+def test_a_founding_period_that_has_ended_or_is_years_away_is_refused(client, first_organizer, day):
+    sign_in(client, first_organizer)
+    today = utcnow().date()  # the new group's zone is UTC
+    value = {"yesterday": (today - timedelta(days=1)).isoformat(),
+             "far": (today + timedelta(days=800)).isoformat()}.get(day, day)
+    response = post(client, "/admin/setup/sponsors", {"founding_until": value, "sponsor_min_attendance": "2",
+                                                      "sponsor_max_pending": "2"})
+    assert response.status_code == 422
+    assert "Choose a day from today to two years on, or leave it empty" in response.get_data(as_text=True)
+
+
+def test_a_founding_period_that_ended_may_stay_saved_in_the_settings(app, client, organizer):
+    ended = utcnow().date() - timedelta(days=30)
+    with app.app_context():
+        db.session.execute(update(Settings).values(founding_until=ended))
+        db.session.commit()
+    sign_in(client, organizer.email)
+    fields = {"group_name": "Thinking Network", "charter": "Be kind.", "timezone": "UTC",
+              "sponsor_min_attendance": "2", "sponsor_max_pending": "2", "invitation_ttl_days": "14",
+              "member_cap": "150", "rsvp_cutoff_days_before": "1", "rsvp_cutoff_time": "20:00",
+              "founding_until": ended.isoformat()}
+    assert post(client, "/admin/settings", fields).status_code == 303
+    assert settings_row(app).founding_until == ended
+
+
+@pytest.mark.parametrize("name", ["\u200b", " \u200b\u2060 ", "\u00ad"])
+def test_a_name_that_shows_nothing_is_refused(client, first_organizer, name):
+    sign_in(client, first_organizer)
+    response = post(client, "/admin/setup/name", {"group_name": name, "timezone": "UTC"})
+    assert response.status_code == 422
+    assert '<p class="error" id="group_name-error">Name the group.</p>' in response.get_data(as_text=True)
+
+
+def test_with_the_first_step_skipped_the_meetings_step_asks_the_zone_and_guesses_it(client, first_organizer):
+    sign_in(client, first_organizer)
+    post(client, "/admin/setup/name", {"skip": "1"})
+    page = client.get("/admin/setup/meetings").get_data(as_text=True)
+    assert 'name="timezone"' in page and "data-guess-zone" in page and 'id="zone-guess"' in page
+
+
+def test_an_unnamed_group_sends_no_invite_and_names_no_breakfast_after_nobody(app, client, first_organizer):
+    sign_in(client, first_organizer)
+    post(client, "/admin/setup/meetings", {"weekday": "3", "start_time": "06:30", "duration_minutes": "60",
+                                           "timezone": "UTC", "venue_name": "Café"})
+    with app.app_context():
+        meeting_id = db.session.scalars(select(Meeting.id).order_by(Meeting.starts_at)).first()
+    response = post(client, f"/admin/meetings/{meeting_id}/calendar-updates", {})
+    assert response.status_code == 303 and sent_mail(app) == []
+    assert "Name the group first" in client.get(response.headers["Location"]).get_data(as_text=True)
+    response = post(client, "/admin/calendar-updates", {"weeks": "4"})
+    assert sent_mail(app) == []
+    ics = client.get(f"/meetings/{meeting_id}.ics").get_data(as_text=True)
+    assert "SUMMARY:Breakfast" in ics and 'CN="The organizers"' in ics
+    page = client.get(f"/meetings/{meeting_id}").get_data(as_text=True)
+    assert "text=Breakfast" in page and "text=+breakfast" not in page
+
+
+def test_once_named_mail_goes_out_under_the_group_s_name(app, client, first_organizer):
+    sign_in(client, first_organizer)
+    post(client, "/admin/setup/name", {"group_name": "Dawn Circle", "timezone": "UTC"})
+    post(client, "/invitations/", {"email": "nia@example.org", "vouch_note": "A friend of ten years, kind."})
+    [invitation] = sent_mail(app)
+    assert invitation["From"] == "Dawn Circle <no-reply@localhost>"

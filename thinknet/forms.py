@@ -58,3 +58,16 @@ class SectorField(SelectField):
     def keep_offering(self, current: str) -> None:
         if current and current not in {choice.value for choice in self.choices}:
             self.choices = [*self.choices[:1], SelectChoice(current, current), *self.choices[1:]]
+
+
+def visible(message: str) -> Any:
+    """A validator: the text has a character that shows (not only spaces, zero-width or format characters,
+    which would name the group, or a member, with nothing at all)."""
+    import unicodedata
+
+    def check(form: Any, field: Any) -> None:
+        text = field.data or ""
+        if not any(unicodedata.category(c)[0] in "LNPS" for c in text):
+            raise ValidationError(message)
+
+    return check

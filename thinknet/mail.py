@@ -24,10 +24,14 @@ def sender_address() -> str:
 
 
 def sender() -> str:
-    """The group's own sender when organizers set one, else the configured default."""
+    """The group's own sender when organizers set one; else the configured address, under the group's name once
+    it has one (the configured name, often the product's, is for a group not yet named)."""
     settings = group_settings()
+    name = settings.mail_sender_name or settings.group_name
     if settings.mail_sender_email:
-        return formataddr((on_one_line(settings.mail_sender_name or settings.group_name), settings.mail_sender_email))
+        return formataddr((on_one_line(name), settings.mail_sender_email))
+    if name:
+        return formataddr((on_one_line(name), sender_address()))
     return current_app.config["MAIL_DEFAULT_SENDER"]
 
 

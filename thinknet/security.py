@@ -81,6 +81,13 @@ class SessionSecureOverHttps(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(super().get_cookie_secure(app)) or (has_request_context() and request.is_secure)
 
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        # A static file is the same for everyone, whoever asks (the log line read the member's id from the
+        # session): no "Vary: Cookie", which would make a browser ask for it again in every new session.
+        if request.endpoint == "static" and not session.modified:
+            return
+        super().save_session(app, session, response)
+
 
 def init_app(app: Flask) -> None:
     check_secret_key(app)

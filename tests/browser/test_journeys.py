@@ -334,8 +334,9 @@ def test_every_page_of_a_full_group_fits_the_screen_and_reads_well_light_and_dar
     if scheme == "dark" or viewport == "phone":
         for name, path in (("dashboard", "/"), ("meeting", f"/meetings/{full_group.ids['next']}"),
                            ("tree", "/members/tree"), ("members", "/admin/members")):
-            page.goto(path)
-            shoot(page, f"{name}-{viewport}{'-dark' if scheme == 'dark' else ''}", tmp_path)
+            page.goto(path)  # a list of 150 is shown as the screen shows it, not whole
+            shoot(page, f"{name}-{viewport}{'-dark' if scheme == 'dark' else ''}", tmp_path,
+                  full_page=viewport == "desktop" and name != "members")  # a phone: what its screen shows
 
 
 def test_a_full_group_on_a_phone_sees_numbers_faces_and_the_agenda_not_76_names(full_group: Live, open_page):
@@ -345,7 +346,10 @@ def test_a_full_group_on_a_phone_sees_numbers_faces_and_the_agenda_not_76_names(
     expect(coming.locator(".count")).to_have_text("76 coming · 11 maybe · 4 seats left")
     expect(coming.locator(".face")).to_have_count(8)
     assert coming.bounding_box()["height"] <= 220
-    expect(page.locator("#next-meeting .seats-left")).to_have_text("4 seats left")
+    seats = page.locator("#next-meeting .seats-left")
+    expect(seats).to_have_text("4 seats left")
+    no = page.locator("#next-meeting button.rsvp-no").bounding_box()
+    assert seats.bounding_box()["x"] > no["x"] + no["width"] and seats.bounding_box()["y"] < no["y"] + no["height"]
     agenda = page.get_by_role("heading", name="On the agenda").bounding_box()
     assert agenda["y"] < 844 * 1.25, agenda  # the agenda is a short scroll away, not several screens
     coming.get_by_role("link", name="See who's coming").click()
@@ -365,10 +369,16 @@ def test_a_full_group_s_tree_and_directory_are_short_and_a_member_is_found_by_na
     expect(deep).to_be_visible()
     expect(deep).to_have_class(re.compile("found"))
     assert page.evaluate("document.activeElement.textContent").endswith("Member149")
+    check_page(page, "phone")  # the deepest line open: still no sideways scrolling
     page.goto("/members/tree")
     target = page.locator("li[data-name$='Member120']")
     expect(target).to_be_hidden()
-    page.fill("#find-sponsor-tree", target.get_attribute("data-name"))
+    find = page.locator("#find-sponsor-tree")
+    find.press_sequentially(target.get_attribute("data-name")[:-1])  # "…Member12": typing jumps nowhere
+    expect(target).to_be_hidden()
+    assert page.evaluate("document.activeElement.id") == "find-sponsor-tree"
+    find.press_sequentially("0")
+    page.get_by_role("button", name="Show").click()
     expect(target).to_be_visible()
     assert target.evaluate("li => { const r = li.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
     check_page(page, "phone")
@@ -453,3 +463,41 @@ def test_a_new_group_s_first_organizer_is_led_through_the_set_up_on_a_phone(new_
     expect(page.locator("#next-meeting .when")).to_contain_text("6:30 AM")
     expect(page.locator("a.brand")).to_have_text("Lakeside Mornings")
     check_page(page, "phone")
+
+
+def test_a_tap_that_does_not_go_through_is_said_on_the_page_and_aloud(live: Live, open_page):
+    open_page.expected += ["INTERNET_DISCONNECTED", "htmx:sendError", "htmx:afterRequest", "status of 400",
+                           "Response Status Error Code 400"]
+    page = open_page("phone")
+    sign_in(page, "ada@example.org")
+    page.route(f"**/meetings/{live.ids['next']}/rsvp", lambda route: route.abort("internetdisconnected"))
+    page.click("#next-meeting button.rsvp-yes")
+    expect(page.locator("#announce")).to_have_text(re.compile("That was not saved: there is no connection"))
+    expect(page.locator("#messages .flash-error")).to_be_visible()
+    expect(page.locator("#next-meeting .rsvp-status")).to_have_text("Are you coming?")
+    page.unroute(f"**/meetings/{live.ids['next']}/rsvp")
+    page.route(f"**/meetings/{live.ids['next']}/rsvp",
+               lambda route: route.fulfill(status=400, body="The CSRF token has expired."))
+    page.click("#next-meeting button.rsvp-maybe")
+    expect(page.locator("#announce")).to_have_text(re.compile("this page had expired. Reload the page"))
+    page.unroute(f"**/meetings/{live.ids['next']}/rsvp")
+    page.reload()
+    page.click("#next-meeting button.rsvp-maybe")
+    expect(page.locator("#announce")).to_have_text("You might come")
+    expect(page.locator("#messages .flash-error")).to_have_count(0)
+
+
+def test_a_long_pasted_address_or_venue_never_widens_the_page(live: Live, open_page):
+    from thinknet.extensions import db
+    from thinknet.models import Meeting
+
+    with live.app.app_context():
+        meeting = db.session.get(Meeting, live.ids["next"])
+        meeting.venue_address = "https://maps.app.goo.gl/AbCdEfGhIjKlMnOpQr7AbCdEfGhIjKlMnOpQr7"
+        meeting.venue_name = "Thecafewithaverylongnamethatneverbreaksanywhereatall"
+        db.session.commit()
+    page = open_page("phone")
+    sign_in(page, "olga@example.org")
+    for path in ("/", f"/meetings/{live.ids['next']}", "/meetings/", "/admin/meetings"):
+        page.goto(path)
+        check_page(page, "phone")

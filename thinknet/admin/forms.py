@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from thinknet.forms import Form, on_one_line
+from thinknet.forms import Form, on_one_line, visible
 from thinknet.timezones import pickable_zones
 from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
@@ -46,7 +46,8 @@ def _whole(label: str, low: int, high: int) -> IntegerField:
 
 
 class SettingsForm(Form):
-    group_name = StringField("Group name", validators=[DataRequired("Name the group."), Length(max=120)])
+    group_name = StringField("Group name", validators=[DataRequired("Name the group."), visible("Name the group."),
+                                                       Length(max=120)])
     charter = TextAreaField("Charter", validators=[DataRequired("The charter is what newcomers accept."),
                                                    Length(max=10000)])
     timezone = TimeZoneField("Time zone")
@@ -56,6 +57,20 @@ class SettingsForm(Form):
     member_cap = _whole("Active members, at most", 2, 1000)
     invitations_need_approval = BooleanField("Every invitation waits for an organizer's approval before it is emailed")
     founding_until = DateField("Founding period: any member may sponsor until", validators=[Optional()])
+
+    def validate_founding_until(self, field: DateField) -> None:
+        """From the group's today to two years on; a day already saved may stay (a period that has ended)."""
+        if field.data is None or field.data == getattr(self, "saved_founding_until", None):
+            return
+        from datetime import timedelta
+
+        from thinknet.models import utcnow
+        from thinknet.templating import local_time
+
+        today = local_time(utcnow()).date()
+        if not today <= field.data <= today + timedelta(days=731):
+            raise ValidationError("Choose a day from today to two years on, or leave it empty: a founding period "
+                                  "that has already ended lets no newcomer in.")
     rsvp_cutoff_days_before = _whole("RSVPs close this many days before a session", 0, 7)
     rsvp_cutoff_time = TimeField("…at this local time", validators=[InputRequired("Enter a time like 20:00.")])
     mail_sender_name = StringField("Email sender name", validators=[Optional(), Length(max=120)])
@@ -105,6 +120,7 @@ class SetupCharterForm(Form):
 
 class SetupSponsorsForm(Form):
     founding_until = SettingsForm.founding_until
+    validate_founding_until = SettingsForm.validate_founding_until
     sponsor_min_attendance = SettingsForm.sponsor_min_attendance
     sponsor_max_pending = SettingsForm.sponsor_max_pending
     invitations_need_approval = SettingsForm.invitations_need_approval

@@ -34,6 +34,8 @@ from thinknet.topics import services as topic_services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+UNNAMED = "Name the group first (Set-up): an invite says whose breakfast it is."
+
 
 @bp.route("/")
 def index() -> Response:
@@ -155,6 +157,7 @@ def settings() -> Response:
     current = Settings.get()
     form = SettingsForm(obj=current)
     form.timezone.keep_offering(current.timezone)
+    form.saved_founding_until = current.founding_until
     if form.validate_on_submit():
         changed = services.update_settings(current_user, {name: getattr(form, name).data
                                                           for name in services.SETTINGS_FIELDS})
@@ -228,6 +231,7 @@ def setup_form(step: str) -> Any:
             del form.timezone
         return form
     form = SETUP_FORMS[step](obj=settings)
+    form.saved_founding_until = settings.founding_until
     if step == "name":
         form.timezone.keep_offering(settings.timezone)
     if step == "sponsors" and not form.is_submitted() and settings.founding_until is None and "sponsors" in \
@@ -248,9 +252,11 @@ def setup_step(step: str) -> Response:
     next_url = url_for("admin.setup_step", step=following[0]) if following else url_for("admin.setup")
     form = setup_form(step)
     if request.method == "POST" and request.form.get("skip"):
-        if not ApproveForm().validate_on_submit():
-            abort(400)
-        return htmx.redirect_to(next_url)
+        if ApproveForm().validate_on_submit():
+            return htmx.redirect_to(next_url)
+        form = setup_form(step)  # the token had expired: the step again, asking to press Skip once more
+        form.form_errors.append("This page had expired: press Skip for now again.")
+        return render_setup_step(step, form, 422)
     if form.validate_on_submit():
         if step == "meetings":
             saved = save_series_form(form)
@@ -262,8 +268,12 @@ def setup_step(step: str) -> Response:
                                                     if name != "csrf_token"})
             flash("Saved.", "success")
             return htmx.redirect_to(next_url)
-    return htmx.render("admin/setup_step.html", step=step, titles=services.SETUP_TITLES, number=SETUP_STEPS.index(step) + 1,
-                       total=len(SETUP_STEPS), form=form, status=422 if form.errors else 200,
+    return render_setup_step(step, form, 422 if form.errors else 200)
+
+
+def render_setup_step(step: str, form: Any, status: int) -> Response:
+    return htmx.render("admin/setup_step.html", step=step, titles=services.SETUP_TITLES,
+                       number=SETUP_STEPS.index(step) + 1, total=len(SETUP_STEPS), form=form, status=status,
                        group_zone=Settings.get().timezone)
 
 
@@ -359,6 +369,9 @@ def cancel_meeting(meeting_id: int) -> Response:
 @bp.route("/meetings/<int:meeting_id>/calendar-updates", methods=["POST"])
 def send_calendar_updates(meeting_id: int) -> Response:
     meeting = db.get_or_404(Meeting, meeting_id)
+    if not Settings.get().group_name:
+        flash(UNNAMED, "error")
+        return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
     if meeting.starts_at <= utcnow():
         flash("This session has already started.", "error")
         return htmx.redirect_to(url_for("admin.meeting", meeting_id=meeting.id))
@@ -378,6 +391,9 @@ def send_calendar_updates(meeting_id: int) -> Response:
 @bp.route("/calendar-updates", methods=["POST"])
 def send_upcoming_calendar_updates() -> Response:
     form = InviteWeeksForm()
+    if not Settings.get().group_name:
+        flash(UNNAMED, "error")
+        return htmx.redirect_to(url_for("admin.meetings"))
     if not itip.invites_enabled():
         flash("Calendar invites by email are off on this site.", "error")
         return htmx.redirect_to(url_for("admin.meetings"))

@@ -49,9 +49,12 @@ def login() -> Response:
             session.clear()
             services.start_sign_in(member, request.user_agent.string)
             login_user(member, remember=form.remember.data)
-            step = open_setup(member)  # a new group's first organizer is led through its set-up
-            default = url_for("admin.setup_step", step=step) if step else url_for("main.dashboard")
-            response = htmx.redirect_to(safe_next_url(request.args.get("next")) or default)
+            # A new group's first organizer is led through its set-up, unless they were on their way to a
+            # page other than the home page (the bare address sends them here with next=/).
+            target = safe_next_url(request.args.get("next"))
+            step = open_setup(member) if target in (None, url_for("main.dashboard")) else None
+            response = htmx.redirect_to(url_for("admin.setup_step", step=step) if step else
+                                        target or url_for("main.dashboard"))
             devices.remember_device(response, member.email)
             return response
     if status == 200 and (form.errors or form.form_errors):

@@ -139,7 +139,7 @@ def event(meeting: Meeting, group: GroupIdentity, url: str, *, stamp: datetime,
     entry.add("dtstamp", stamp.astimezone(timezone.utc))
     entry.add("dtstart", meeting.starts_at.astimezone(zone))
     entry.add("dtend", meeting.ends_at.astimezone(zone))
-    entry.add("summary", f"{group.name} breakfast")
+    entry.add("summary", f"{group.name} breakfast" if group.name else "Breakfast")
     entry.add("location", ", ".join(part for part in (meeting.venue_name, meeting.venue_address) if part))
     lines = []
     if attendee is not None and attendee.waitlist_position is not None:

@@ -37,7 +37,7 @@ def group_identity(organizer_name: str | None = None) -> ical.GroupIdentity:
     return ical.GroupIdentity(
         name=settings.group_name, timezone=settings.timezone,
         sender_email=current_app.config.get("REPLY_ADDRESS") or mail.sender_address(),
-        organizer_name=organizer_name or settings.mail_sender_name or settings.group_name,
+        organizer_name=organizer_name or settings.mail_sender_name or settings.group_name or "The organizers",
     )
 
 

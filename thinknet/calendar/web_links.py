@@ -16,7 +16,7 @@ def add_to_calendar(meeting: Meeting, group_name: str, url: str) -> dict[str, st
     """Google's "render?action=TEMPLATE" and Outlook's "deeplink/compose", as each documents them: the session's
     times in UTC, its place, and the link back to its page."""
     start, end = (moment.astimezone(timezone.utc) for moment in (meeting.starts_at, meeting.ends_at))
-    title, details = f"{group_name} breakfast", f"Details and RSVP: {url}"
+    title, details = f"{group_name} breakfast" if group_name else "Breakfast", f"Details and RSVP: {url}"
     google = urlencode({"action": "TEMPLATE", "text": title,
                         "dates": f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}", "details": details,
                         "location": _place(meeting)})

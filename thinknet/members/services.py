@@ -102,24 +102,30 @@ def directory() -> list[DirectoryEntry]:
     return [DirectoryEntry(*row) for row in db.session.execute(_DIRECTORY)]
 
 
+NOT_GIVEN = "Not given"
+
+
 def sector_mix() -> list[tuple[str, int]]:
-    """How many active members come from each sector, largest first."""
-    sector = func.coalesce(func.nullif(func.trim(Member.sector), ""), "Not given")
+    """How many active members come from each sector, largest first; members who gave none last."""
+    sector = func.coalesce(func.nullif(func.trim(Member.sector), ""), NOT_GIVEN)
     rows = db.session.execute(
         select(sector, func.count())
         .where(Member.status == MemberStatus.ACTIVE)
         .group_by(sector)
         .order_by(func.count().desc(), sector)
     ).all()
-    return [(name, count) for name, count in rows]
+    return sorted(((name, count) for name, count in rows), key=lambda row: row[0] == NOT_GIVEN)
 
 
 def mix_chart(mix: list[tuple[str, int]], bars: int = MIX_BARS) -> list[tuple[str, int]]:
-    """The mix as the chart draws it: the largest sectors by name, the long tail as one bar."""
-    if len(mix) <= bars:
-        return mix
-    tail = mix[bars - 1:]
-    return [*mix[:bars - 1], (f"{len(tail)} more sectors", sum(count for _, count in tail))]
+    """The mix as the chart draws it: the largest sectors by name, the long tail as one bar (the sectors not
+    given stay a bar of their own, last)."""
+    named = [row for row in mix if row[0] != NOT_GIVEN]
+    not_given = [row for row in mix if row[0] == NOT_GIVEN]
+    if len(named) > bars:
+        tail = named[bars - 1:]
+        named = [*named[:bars - 1], (f"{len(tail)} more sectors", sum(count for _, count in tail))]
+    return named + not_given
 
 
 def sponsor_chain(member: Member) -> list[Member]:

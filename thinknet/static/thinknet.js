@@ -61,7 +61,7 @@
     var list = document.getElementById(box.getAttribute("data-finds"));
     if (!list) { return; }
     var input = box.querySelector("input"), status = box.querySelector("[role=status]");
-    var items = Array.prototype.slice.call(list.querySelectorAll("li[data-name]"));
+    var items = Array.prototype.slice.call(list.querySelectorAll("[data-name]"));
     var inTree = list.classList.contains("tree");
     box.hidden = false;
     function matches(query) {
@@ -76,8 +76,9 @@
       if (item) { showMember(item); status.textContent = ""; }
       else if (!found.length) { status.textContent = "No member's name contains “" + input.value.trim() + "”."; }
     }
-    input.addEventListener("input", function () {
-      if (inTree) { jump(true); return; }
+    input.addEventListener("input", function (event) {
+      // In the tree, a name picked from the offered list is shown; typed letters are not (Ann is not Anna).
+      if (inTree) { if (event.inputType === "insertReplacementText" || !event.inputType) { jump(true); } return; }
       var query = input.value.trim().toLowerCase(), shown = 0;
       items.forEach(function (li) {
         var match = !query || li.getAttribute("data-name").toLowerCase().indexOf(query) !== -1;
@@ -89,6 +90,8 @@
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter") { event.preventDefault(); if (inTree) { jump(false); } }
     });
+    var show = box.querySelector("button[data-show]");
+    if (show) { show.addEventListener("click", function () { jump(false); }); }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -110,5 +113,30 @@
   // After the browser's own move to the #member it was sent to, which would take the focus back.
   window.addEventListener("load", showTarget);
   window.addEventListener("hashchange", showTarget);
+
+  // A tap that did not go through is said on the page and to a screen reader, never silent: htmx keeps the
+  // page as it was on an error, so without this a member would think their answer was saved.
+  function tell(text) {
+    var messages = document.getElementById("messages");
+    if (messages) {
+      var line = document.createElement("p");
+      line.className = "flash flash-error";
+      line.textContent = text;
+      messages.replaceChildren(line);
+      messages.scrollIntoView({ block: "nearest" });
+    }
+    var announce = document.getElementById("announce");
+    if (announce) { announce.textContent = text; }
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    tell(status === 400 ? "That was not saved: this page had expired. Reload the page and try again."
+      : status === 429 ? "That was not saved: too many tries at once. Wait a minute and try again."
+      : status >= 500 ? "That was not saved: something went wrong on our side. Try again in a minute."
+      : "That was not saved. Reload the page and try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    tell("That was not saved: there is no connection. Try again when you are back online.");
+  });
   document.addEventListener("htmx:afterSwap", function (event) { focusFirstError(event.detail.target); });
 })();
