@@ -258,7 +258,7 @@ TARGETS = """() => {
   const small = [], outside = [];
   const width = document.documentElement.clientWidth;
   for (const el of document.querySelectorAll(
-      'button, input:not([type=hidden]), select, textarea, summary, nav a, a.button, main a')) {
+      'button, input:not([type=hidden]), select, textarea, summary, nav a, a.brand, a.button, main a')) {
     const style = getComputedStyle(el);
     const box = el.getBoundingClientRect();
     if (style.display === 'none' || style.visibility === 'hidden' || (box.width === 0 && box.height === 0)) continue;
