@@ -92,7 +92,10 @@ class Reference:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self.process = subprocess.Popen(
             [gunicorn, "--workers", str(WORKERS), "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "/dev/null",
-             "bench.reference:create_app()"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "bench.reference:create_app()"],
+            # Started away from the site's gunicorn.conf.py (gunicorn reads one in its working folder), which
+            # preloads the site's own app: the reference is a bare Flask app.
+            env=env, cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
                 requests.get(self.url, timeout=10)

@@ -254,7 +254,7 @@ def test_organizers_find_a_member_among_many_cards(client, organizer, make_membe
     sign_in(client, organizer.email)
     page = client.get("/admin/members").get_data(as_text=True)
     assert '<label for="find-admin-members">Find a member</label>' in page
-    assert f'<tr id="admin-member-{organizer.id}" data-name="Grace Hopper">' in page
+    assert f'<tr id="admin-member-{organizer.id}" data-name="Grace Hopper grace@example.org">' in page
 
 
 def test_a_group_at_its_cap_tells_an_organizer_where_to_raise_it(app, client, organizer):
@@ -313,3 +313,70 @@ def test_below_the_fourth_generation_each_line_says_whose_it_is(app, client, net
     line = page[page.index(f'id="tree-member-{fifth.id}"'):]
     line = line[:line.index("</li>")]
     assert f'<span class="meta">(by {deepest.name})</span>' in line and page.count("(by ") == 1
+
+
+# Found in the second outside round
+
+
+@pytest.mark.parametrize("blank", ["\u200b", "\u3164", "\u2800", "\u115f\u1160", "\uffa0", "\u0300"])
+def test_a_name_or_title_that_draws_nothing_is_refused_everywhere(client, member, blank):
+    sign_in(client, member.email)
+    token = csrf_token(client, "/me/")
+    response = client.post("/me/", data={"name": blank, "headline": "Analyst", "sector": "Law", "csrf_token": token})
+    assert response.status_code == 422 and "Enter your name." in response.get_data(as_text=True)
+    response = client.post("/topics/new", data={"title": blank, "when": "backlog", "csrf_token": token})
+    assert response.status_code == 422
+
+
+def test_a_blank_sender_name_is_refused(client, organizer):
+    sign_in(client, organizer.email)
+    fields = {"group_name": "Thinking Network", "charter": "Be kind.", "timezone": "UTC",
+              "sponsor_min_attendance": "2", "sponsor_max_pending": "2", "invitation_ttl_days": "14",
+              "member_cap": "150", "rsvp_cutoff_days_before": "1", "rsvp_cutoff_time": "20:00",
+              "mail_sender_name": "\u200b", "csrf_token": csrf_token(client, "/admin/settings")}
+    response = client.post("/admin/settings", data=fields)
+    assert response.status_code == 422 and "Write a name that shows, or leave it empty." in response.get_data(
+        as_text=True)
+
+
+def test_the_topic_page_has_one_live_region_and_announces_only_to_htmx(app, client, member, make_member):
+    from thinknet.topics.services import post_topic
+
+    author = make_member(email="author@example.org")
+    with app.app_context():
+        topic = post_topic(db.session.get(Member, author.id), title="Pricing", details="", anonymous=False,
+                           meeting=None)
+        db.session.commit()
+        topic_id = topic.id
+    sign_in(client, member.email)
+    page = client.get(f"/topics/{topic_id}").get_data(as_text=True)
+    assert page.count('id="announce"') == 1 and "hx-swap-oob" not in page
+    body = client.post(f"/topics/{topic_id}/vote", data={"vote": "on", "csrf_token": csrf_token(client, "/")},
+                       headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert '<div id="announce" hx-swap-oob="innerHTML">Me too: 1, including you</div>' in body
+
+
+def test_every_field_on_your_page_has_its_own_label(client, member):
+    sign_in(client, member.email)
+    page = client.get("/me/").get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    assert '<label for="new-password">' in page and 'id="new-password"' in page
+
+
+def test_a_map_link_given_as_the_address_is_the_venue_s_link(app, client, member, make_meeting):
+    meeting_id = make_meeting(days_from_now=2, venue_address="https://maps.app.goo.gl/AbCd123")
+    other = make_meeting(days_from_now=9, venue_address="javascript:alert(1)")
+    sign_in(client, member.email)
+    page = client.get(f"/meetings/{meeting_id}").get_data(as_text=True)
+    assert 'href="https://maps.app.goo.gl/AbCd123"' in page
+    page = client.get(f"/meetings/{other}").get_data(as_text=True)
+    assert 'href="javascript:' not in page and "openstreetmap.org/search?query=" in page
+
+
+def test_the_chart_cuts_names_between_words(client, member, make_member):
+    for n in range(3):
+        make_member(email=f"a{n}@example.org", sector="Agriculture and food")
+    sign_in(client, member.email)
+    page = client.get("/members/").get_data(as_text=True)
+    assert 'class="mix-label">Agriculture and…<' in page

@@ -325,3 +325,12 @@ def test_once_named_mail_goes_out_under_the_group_s_name(app, client, first_orga
     post(client, "/invitations/", {"email": "nia@example.org", "vouch_note": "A friend of ten years, kind."})
     [invitation] = sent_mail(app)
     assert invitation["From"] == "Dawn Circle <no-reply@localhost>"
+
+
+def test_a_zone_chosen_in_the_meetings_step_is_not_guessed_over_later(client, first_organizer):
+    sign_in(client, first_organizer)
+    post(client, "/admin/setup/name", {"skip": "1"})
+    post(client, "/admin/setup/meetings", {"weekday": "2", "start_time": "07:30", "duration_minutes": "60",
+                                           "timezone": "Europe/Lisbon", "venue_name": "Café"})
+    page = client.get("/admin/setup/name").get_data(as_text=True)
+    assert "data-guess-zone" not in page and '<option selected value="Europe/Lisbon">' in page

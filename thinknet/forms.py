@@ -60,14 +60,22 @@ class SectorField(SelectField):
             self.choices = [*self.choices[:1], SelectChoice(current, current), *self.choices[1:]]
 
 
-def visible(message: str) -> Any:
-    """A validator: the text has a character that shows (not only spaces, zero-width or format characters,
-    which would name the group, or a member, with nothing at all)."""
+# Letters and symbols that draw nothing: Hangul fillers, the blank Braille pattern, the Mongolian vowel separator.
+BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+
+
+def shows_something(text: str) -> bool:
     import unicodedata
 
+    return any(unicodedata.category(c)[0] in "LNPS" and c not in BLANK_CHARACTERS for c in text)
+
+
+def visible(message: str) -> Any:
+    """A validator: the text, when given, has a character that shows (not only spaces, zero-width, format or
+    blank-drawing characters, which would name the group, a member or a topic with nothing at all)."""
+
     def check(form: Any, field: Any) -> None:
-        text = field.data or ""
-        if not any(unicodedata.category(c)[0] in "LNPS" for c in text):
+        if field.data and not shows_something(field.data):
             raise ValidationError(message)
 
     return check

@@ -73,7 +73,8 @@ class SettingsForm(Form):
                                   "that has already ended lets no newcomer in.")
     rsvp_cutoff_days_before = _whole("RSVPs close this many days before a session", 0, 7)
     rsvp_cutoff_time = TimeField("…at this local time", validators=[InputRequired("Enter a time like 20:00.")])
-    mail_sender_name = StringField("Email sender name", validators=[Optional(), Length(max=120)])
+    mail_sender_name = StringField("Email sender name", validators=[
+        Optional(), visible("Write a name that shows, or leave it empty."), Length(max=120)])
     mail_sender_email = EmailField("Email sender address", validators=[
         Optional(), Email("Enter an email address like breakfast@example.org."), Length(max=254),
         Regexp(r"^[\x21-\x7e]*$", message="Use an address in plain letters (a-z, digits, dots): mail servers "

@@ -2,6 +2,8 @@
 the session page's "Add to calendar" menu. Apple Calendar and the rest take the .ics download."""
 from __future__ import annotations
 
+import re
+
 from datetime import timezone
 from urllib.parse import urlencode
 
@@ -27,6 +29,12 @@ def add_to_calendar(meeting: Meeting, group_name: str, url: str) -> dict[str, st
             "outlook": f"https://outlook.live.com/calendar/0/deeplink/compose?{outlook}"}
 
 
+MAP_URL = re.compile(r"https://[^\s\"'<>]+")
+
+
 def map_link(meeting: Meeting) -> str:
-    """The venue on OpenStreetMap (no account, no tracking script), searched by its name and address."""
+    """The venue on a map: the organizers' own map link when the address is one (https only), else OpenStreetMap
+    (no account, no tracking script) searched by the venue's name and address."""
+    if MAP_URL.fullmatch(meeting.venue_address.strip()):
+        return meeting.venue_address.strip()
     return "https://www.openstreetmap.org/search?" + urlencode({"query": _place(meeting)})

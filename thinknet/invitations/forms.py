@@ -1,7 +1,7 @@
 """Forms for sponsoring a newcomer and for joining through an invitation."""
 from __future__ import annotations
 
-from thinknet.forms import Form, SectorField
+from thinknet.forms import Form, SectorField, visible
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -23,7 +23,8 @@ class InvitationForm(Form):
 
 
 class JoinForm(Form):
-    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    name = StringField("Your name", validators=[DataRequired("Enter your name."), visible("Enter your name."),
+                                                Length(max=120)])
     headline = StringField(
         "Your role", validators=[DataRequired("Say what you do, e.g. Head of engineering."), Length(max=160)]
     )

@@ -1,7 +1,7 @@
 """Forms for your own profile, your password, and leaving the group."""
 from __future__ import annotations
 
-from thinknet.forms import Form, SectorField
+from thinknet.forms import Form, SectorField, visible
 from wtforms import BooleanField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
@@ -10,7 +10,8 @@ from thinknet.auth.forms import new_password_field
 
 
 class ProfileForm(Form):
-    name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    name = StringField("Name", validators=[DataRequired("Enter your name."), visible("Enter your name."),
+                                           Length(max=120)])
     headline = StringField("Role", validators=[DataRequired("Say what you do."), Length(max=160)])
     sector = SectorField("Sector")
     bio = TextAreaField("A few words about you", validators=[Length(max=1000, message="Keep it under 1000 characters.")])

@@ -26,4 +26,4 @@ SECTORS = (
 )
 
 # The mix's chart shows this many sectors by name, largest first; the long tail is one bar.
-MIX_BARS = 7
+MIX_BARS = 10

@@ -103,12 +103,15 @@
       button.addEventListener("click", function () { copyFrom(button); });
     });
   });
+  var tappedControl = null;
+
   // The button tapped in an htmx form is marked, so its own spinner shows while the answer is on its way.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("form[hx-post] button[type=submit]");
     if (!button || !button.form) { return; }
     button.form.querySelectorAll("[data-tapped]").forEach(function (b) { b.removeAttribute("data-tapped"); });
     button.setAttribute("data-tapped", "");
+    tappedControl = { name: button.name, value: button.value };
   });
   // After the browser's own move to the #member it was sent to, which would take the focus back.
   window.addEventListener("load", showTarget);
@@ -121,6 +124,7 @@
     if (messages) {
       var line = document.createElement("p");
       line.className = "flash flash-error";
+      line.setAttribute("data-from-tap", "");
       line.textContent = text;
       messages.replaceChildren(line);
       messages.scrollIntoView({ block: "nearest" });
@@ -134,6 +138,19 @@
       : status === 429 ? "That was not saved: too many tries at once. Wait a minute and try again."
       : status >= 500 ? "That was not saved: something went wrong on our side. Try again in a minute."
       : "That was not saved. Reload the page and try again.");
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    document.querySelectorAll("[data-from-tap]").forEach(function (line) { line.remove(); });
+    // The tapped control was swapped away with its block: its successor takes the focus, so a keyboard or a
+    // screen reader stays where it was rather than going back to the top of the page.
+    var tapped = tappedControl;
+    tappedControl = null;
+    if (!tapped || document.activeElement !== document.body) { return; }
+    var target = event.detail.target;
+    if (!target.isConnected && target.id) { target = document.getElementById(target.id) || target; }  // outerHTML
+    var same = target.querySelector('button[name="' + tapped.name + '"][value="' + tapped.value + '"]') ||
+      target.querySelector('button[name="' + tapped.name + '"]');
+    if (same && !same.disabled) { same.focus(); }
   });
   document.addEventListener("htmx:sendError", function () {
     tell("That was not saved: there is no connection. Try again when you are back online.");

@@ -1,7 +1,7 @@
 """/topics: the open agenda: the backlog, posting a topic, one topic, "me too", and organizers' agenda controls."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, request, url_for
+from flask import Blueprint, Response, flash, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -100,10 +100,10 @@ def vote(topic_id: int) -> Response:
     else:
         commit_then_read()
     if htmx.wants_fragment():
-        response = htmx.render("topics/_vote.html", "topics/_vote.html",
-                               view=services.topic_view(topic, current_user), error=error,
-                               status=422 if error else 200)
-        return response
+        view = services.topic_view(topic, current_user)
+        said = error or (f"Me too: {view.votes}, including you" if view.voted else f"{view.votes} me too, not including you")
+        body = render_template("topics/_vote.html", view=view) + render_template("_announce.html", text=said)
+        return htmx.make_fragment_response(body, status=422 if error else 200)
     if error:
         flash(error, "error")
     return htmx.redirect_to(back(url_for("topics.show", topic_id=topic_id)))
