@@ -328,5 +328,6 @@ def rsvp_block(meeting: Meeting, viewer: Member, error: str | None = None) -> di
     share it."""
     seen = turnout(meeting)
     state = rsvp_state(meeting, viewer, seen)
-    return {"meeting": meeting, "turnout": seen, "rsvp": state, "rsvp_error": error,
+    seats_left = meeting.seat_limit - len(seen.confirmed) if meeting.seat_limit is not None else None
+    return {"meeting": meeting, "turnout": seen, "rsvp": state, "rsvp_error": error, "seats_left": seats_left,
             "late_changes": late_changes(seen, state.cutoff, viewer)}

@@ -117,15 +117,18 @@ def sector_mix() -> list[tuple[str, int]]:
     return sorted(((name, count) for name, count in rows), key=lambda row: row[0] == NOT_GIVEN)
 
 
-def mix_chart(mix: list[tuple[str, int]], bars: int = MIX_BARS) -> list[tuple[str, int]]:
-    """The mix as the chart draws it: the largest sectors by name, the long tail as one bar (the sectors not
-    given stay a bar of their own, last)."""
-    named = [row for row in mix if row[0] != NOT_GIVEN]
-    not_given = [row for row in mix if row[0] == NOT_GIVEN]
+def named_sectors(mix: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [row for row in mix if row[0] != NOT_GIVEN]
+
+
+def mix_chart(mix: list[tuple[str, int]], bars: int = MIX_BARS) -> list[tuple[str, int, bool]]:
+    """The mix as the chart draws it, each bar with whether it stands for more than one sector or for none:
+    the largest sectors by name, the long tail as one bar, the members who gave none last."""
+    named = [(name, count, False) for name, count in named_sectors(mix)]
     if len(named) > bars:
         tail = named[bars - 1:]
-        named = [*named[:bars - 1], (f"{len(tail)} more sectors", sum(count for _, count in tail))]
-    return named + not_given
+        named = [*named[:bars - 1], (f"{len(tail)} more sectors", sum(count for _, count, _ in tail), True)]
+    return named + [(name, count, True) for name, count in mix if name == NOT_GIVEN]
 
 
 def sponsor_chain(member: Member) -> list[Member]:
@@ -183,6 +186,7 @@ class TreeRow:
     depth: int
     sponsored: int
     branches_ending: int
+    sponsor_name: str | None = None
 
 
 def tree_rows(roots: list[TreeNode]) -> list[TreeRow]:
@@ -190,17 +194,18 @@ def tree_rows(roots: list[TreeNode]) -> list[TreeRow]:
     cost three quarters of the page at 190 members)."""
     rows: list[TreeRow] = []
 
-    def walk(nodes: list[TreeNode], depth: int, after_last: int) -> None:
+    def walk(nodes: list[TreeNode], depth: int, after_last: int, sponsor: str | None) -> None:
         # after_last: the branches that end once the last of these nodes is drawn
         for position, node in enumerate(nodes):
             ending = after_last if position == len(nodes) - 1 else 0
             if node.children:
-                rows.append(TreeRow(node.member, depth, len(node.children), 0))
-                walk(node.children, depth + 1, 1 + ending)  # this node's own branch ends with its children
+                rows.append(TreeRow(node.member, depth, len(node.children), 0, sponsor))
+                # this node's own branch ends with its children
+                walk(node.children, depth + 1, 1 + ending, node.member.name)
             else:
-                rows.append(TreeRow(node.member, depth, 0, ending))
+                rows.append(TreeRow(node.member, depth, 0, ending, sponsor))
 
-    walk(roots, 1, 0)
+    walk(roots, 1, 0, None)
     return rows
 
 

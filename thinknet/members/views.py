@@ -17,7 +17,8 @@ bp = Blueprint("members", __name__, url_prefix="/members")
 @cached_page(same_for_each_role=True, timeless=True)
 def index() -> Response:
     mix = services.sector_mix()
-    return htmx.render("members/index.html", entries=services.directory(), mix=mix, chart=services.mix_chart(mix))
+    return htmx.render("members/index.html", entries=services.directory(), mix=mix, named=services.named_sectors(mix),
+                       chart=services.mix_chart(mix))
 
 
 @bp.route("/tree")
